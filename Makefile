@@ -1,0 +1,48 @@
+# inferprobe build. Everything lands in bin/. Run as root (or with sudo) for the targets
+# that attach probes: test, demo, bench, accuracy.
+GO      ?= go
+BIN     := bin
+CLANG   ?= clang
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build inferprobe testbed fakecuda generate check-generate test test-short bench demo accuracy deps clean
+
+all: build
+
+build: inferprobe testbed fakecuda
+
+inferprobe:
+	$(GO) build -o $(BIN)/inferprobe ./cmd/inferprobe
+
+testbed: fakecuda
+	$(GO) build -o $(BIN)/testbed ./cmd/testbed
+
+# The simulated CUDA driver (libcuda.so.1) and its scripted workload (cudriver).
+fakecuda:
+	$(MAKE) -C testbed/fakecuda OUT=$(CURDIR)/$(BIN)
+
+# Rebuild the committed bpf2go output from bpf/*.c (needs clang and llvm-strip).
+generate:
+	$(GO) generate ./tracer/...
+
+# Fails when the committed BPF objects differ from what the C sources compile to.
+check-generate: generate
+	git diff --exit-code -- tracer/ bpf/ || { echo "generated BPF objects are stale: run make generate and commit" >&2; exit 1; }
+
+# The test suite. As root the kernel tests run for real; elsewhere they skip and say why.
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Unit tests only: no root, no kernel.
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+deps:
+	./.ci/deps
+
+clean:
+	rm -rf $(BIN)
