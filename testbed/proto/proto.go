@@ -37,9 +37,11 @@ type Add struct {
 
 // Step is the output of one engine step.
 type Step struct {
-	Index  uint64  `json:"index"`
-	EndNS  uint64  `json:"end_ns"` // CLOCK_MONOTONIC when the step's wait returned
-	Tokens []Token `json:"tokens"`
+	Index   uint64  `json:"index"`
+	StartNS uint64  `json:"start_ns"` // CLOCK_MONOTONIC just before the step's first launch
+	EndNS   uint64  `json:"end_ns"`   // CLOCK_MONOTONIC when the step's wait returned
+	Kind    string  `json:"kind"`     // "prefill", "decode" or "mixed"
+	Tokens  []Token `json:"tokens"`
 }
 
 // Token is one generated token for one request.
@@ -49,4 +51,10 @@ type Token struct {
 	Text     string `json:"text"`
 	Finished bool   `json:"finished,omitempty"`
 	Reason   string `json:"reason,omitempty"` // "length" or "stop" when Finished
+	// ScheduledNS is when the request was first scheduled (set with Index 0).
+	ScheduledNS uint64 `json:"scheduled_ns,omitempty"`
+	// PrefillStartNS is the start of the request's first prefill step (set with Index 0;
+	// with chunked prefill the first of its prefill chunks).
+	PrefillStartNS uint64 `json:"prefill_start_ns,omitempty"`
+	PromptTokens   int    `json:"prompt_tokens,omitempty"` // set with Finished
 }
