@@ -96,8 +96,13 @@ type Proc struct {
 	Comm string `json:"comm,omitempty"`
 	// Cgroup is the process's cgroup v2 path ("" when unknown).
 	Cgroup string `json:"cgroup,omitempty"`
+	// Container is the container id parsed from Cgroup ("" outside containers).
+	Container string `json:"container,omitempty"`
 	// StartNS is the process start time in CLOCK_MONOTONIC ns (Exec and Found).
 	StartNS uint64 `json:"start_ns,omitempty"`
 	// Libcuda is the path of the libcuda the process maps, as the process sees it.
 	Libcuda string `json:"libcuda,omitempty"`
+	// Listen lists the sockets the process was listening on when found (Found only),
+	// as "tcp:PORT", "tcp6:PORT" or "unix:PATH": it marks a serving unit's front end.
+	Listen []string `json:"listen,omitempty"`
 }
