@@ -1,0 +1,214 @@
+package correlate
+
+import (
+	"fmt"
+	"sort"
+
+	gpustep "github.com/inferprobe/inferprobe/correlate/gpu"
+	"github.com/inferprobe/inferprobe/correlate/wire"
+	"github.com/inferprobe/inferprobe/tracer/event"
+)
+
+// Attribution (design.md, Definitions). A unit's steps are kept in the order they end.
+// A streamed request's content write at time w carries the token of the unit's latest
+// step that ended at or before w: the engine emits tokens right after the step's wait
+// returns, so the write follows its step. The step of the first content write is the
+// request's prefill step. A non-streamed request with n output tokens got them from the
+// last n steps that ended before its response (one token per step while it runs), so
+// its first token and phases are estimated from those steps. A step's batch size is the
+// number of requests that got a token from it; it is final once every request that was
+// open when the step ended has ended.
+
+type heldStep struct {
+	s     gpustep.UnitStep
+	batch int
+	final bool
+}
+
+type unitState struct {
+	name    string
+	steps   []*heldStep             // by EndNS
+	open    map[*wire.Exchange]bool // outer requests arrived, not ended
+	pending []*wire.Exchange        // ended, awaiting Settle
+	inner   map[*wire.Exchange]bool // server exchanges that are an internal hop
+	clients map[uint16]int          // local ports of the unit's outgoing HTTP connections
+	unixOut int                     // the unit's outgoing HTTP exchanges over unix sockets
+	served  bool                    // an outer request has been seen
+	waiting int
+	running int
+	firstNS uint64 // first outer request's arrival: the memory marker
+}
+
+func newUnitState(name string) *unitState {
+	return &unitState{name: name, open: map[*wire.Exchange]bool{}, inner: map[*wire.Exchange]bool{}, clients: map[uint16]int{}}
+}
+
+func (c *Correlator) arrived(x *wire.Exchange) {
+	u := c.unit(c.units.Unit(x.PID))
+	if x.Side == wire.SideClient {
+		if x.Family == event.FamilyUnix {
+			u.unixOut++
+		} else {
+			u.clients[x.LocalPort]++
+		}
+		return
+	}
+	c.units.Serving(x.PID)
+	if u.clients[x.RemotePort] > 0 && x.Family != event.FamilyUnix || x.Family == event.FamilyUnix && u.unixOut > 0 {
+		u.inner[x] = true
+		c.stats.Inner++
+		return
+	}
+	if !u.served {
+		u.served, u.firstNS = true, x.ArrivalNS
+		for pid := range c.unitPIDs(u.name) {
+			c.gpu.SetMarker(pid, x.ArrivalNS)
+		}
+	}
+	u.open[x] = true
+	u.waiting++
+}
+
+func (c *Correlator) unitPIDs(name string) map[uint32]bool {
+	out := map[uint32]bool{}
+	for _, pid := range c.gpu.PIDs() {
+		if c.units.Unit(pid) == name {
+			out[pid] = true
+		}
+	}
+	return out
+}
+
+func (c *Correlator) firstContent(x *wire.Exchange) {
+	u := c.unit(c.units.Unit(x.PID))
+	if u.open[x] {
+		u.waiting--
+		u.running++
+	}
+}
+
+func (c *Correlator) ended(x *wire.Exchange) {
+	u := c.unit(c.units.Unit(x.PID))
+	if x.Side == wire.SideClient {
+		if x.Family == event.FamilyUnix {
+			u.unixOut--
+		} else if u.clients[x.LocalPort]--; u.clients[x.LocalPort] <= 0 {
+			delete(u.clients, x.LocalPort)
+		}
+		return
+	}
+	if u.inner[x] {
+		delete(u.inner, x)
+		return
+	}
+	if !u.open[x] {
+		return
+	}
+	delete(u.open, x)
+	if x.FirstContentNS() != 0 {
+		u.running--
+	} else {
+		u.waiting--
+	}
+	u.pending = append(u.pending, x)
+}
+
+func (c *Correlator) addUnitSteps(steps []gpustep.UnitStep) {
+	for _, s := range steps {
+		u := c.unit(s.Unit)
+		h := &heldStep{s: s}
+		i := sort.Search(len(u.steps), func(i int) bool { return u.steps[i].s.EndNS > s.EndNS })
+		u.steps = append(u.steps, nil)
+		copy(u.steps[i+1:], u.steps[i:])
+		u.steps[i] = h
+	}
+}
+
+// finalize emits the requests that have settled and then the steps that no open request
+// can still add to. all: the stream has ended.
+func (c *Correlator) finalize(u *unitState, all bool) {
+	settle := uint64(c.opt.Settle)
+	n := 0
+	for _, x := range u.pending {
+		if !all && x.EndNS+settle > c.now {
+			u.pending[n] = x
+			n++
+			continue
+		}
+		c.sink.Request(c.request(u, x))
+		c.stats.Requests++
+	}
+	clear(u.pending[n:])
+	u.pending = u.pending[:n]
+
+	// Steps ending before the earliest open or pending arrival are final.
+	horizon := ^uint64(0)
+	if !all {
+		for x := range u.open {
+			horizon = min(horizon, x.ArrivalNS)
+		}
+		for _, x := range u.pending {
+			horizon = min(horizon, x.ArrivalNS)
+		}
+		if c.now > settle {
+			horizon = min(horizon, c.now-settle)
+		} else {
+			horizon = 0
+		}
+	}
+	for i, h := range u.steps {
+		if h.final {
+			continue
+		}
+		if h.s.EndNS > horizon && !(len(u.steps)-i > c.opt.MaxHeldSteps) {
+			break
+		}
+		h.final = true
+		c.sink.Step(c.step(u, h))
+		c.stats.Steps++
+	}
+	// Keep a margin of final steps for lookups (chunked prefill looks back).
+	const keep = 64
+	drop := 0
+	for drop < len(u.steps)-keep && u.steps[drop].final && u.steps[drop].s.EndNS < horizon {
+		drop++
+	}
+	if drop > 0 {
+		clear(u.steps[:drop])
+		u.steps = u.steps[drop:]
+	}
+}
+
+// before returns the index of the latest step of u ending at or before ts, or -1.
+func (u *unitState) before(ts uint64) int {
+	return sort.Search(len(u.steps), func(i int) bool { return u.steps[i].s.EndNS > ts }) - 1
+}
+
+func (c *Correlator) step(u *unitState, h *heldStep) *Step {
+	s := h.s
+	out := &Step{ID: s.ID, Unit: u.name, StartNS: s.StartNS, EndNS: s.EndNS, Kind: string(s.Kind),
+		Wait: seconds(s.WaitNS), Launches: s.Launches, GraphLaunches: s.GraphLaunches, Result: s.Result}
+	if len(s.Parts) > 0 {
+		out.PID, out.TID = s.Parts[0].PID, s.Parts[0].TID
+		for _, p := range s.Parts {
+			out.LaunchSpan = max(out.LaunchSpan, seconds(p.LaunchSpanNS))
+		}
+		if len(s.Parts) > 1 {
+			for _, p := range s.Parts {
+				out.PIDs = append(out.PIDs, p.PID)
+			}
+		}
+	}
+	if s.HostGapNS != nil {
+		out.HostGap = ptr(seconds(*s.HostGapNS))
+	}
+	if u.served {
+		out.BatchSize = ptr(h.batch)
+	}
+	return out
+}
+
+func (c *Correlator) nextID() string {
+	c.seq++
+	return fmt.Sprintf("inferprobe-%d", c.seq)
+}

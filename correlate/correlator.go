@@ -1,0 +1,165 @@
+package correlate
+
+import (
+	"fmt"
+	"time"
+
+	gpustep "github.com/inferprobe/inferprobe/correlate/gpu"
+	"github.com/inferprobe/inferprobe/correlate/wire"
+	"github.com/inferprobe/inferprobe/tracer/event"
+)
+
+// Sink receives the correlator's output as it becomes final.
+type Sink interface {
+	Request(*Request)
+	Step(*Step)
+	// CUDAError is a driver call that returned an error, attributed to its unit.
+	CUDAError(unit string, e gpustep.Error)
+	// Stall is a wait that was in flight past the stall threshold and has now returned.
+	Stall(unit string, s gpustep.Stall)
+}
+
+// Options tune a Correlator. The zero value takes the defaults.
+type Options struct {
+	GPU  gpustep.Config
+	Wire wire.Config // its Hooks are the correlator's own
+	// Join tunes the tensor-parallel join; its Unit is the correlator's own.
+	Join gpustep.JoinConfig
+	// Settle is how long (in stream time) after a request ends it is finalized, so that
+	// every step before it has been joined (default 500 ms, more than Join.Grace).
+	Settle time.Duration
+	// ChunkedPrefill: the engine splits long prompts over several steps (vLLM V1 always
+	// does; --enable-chunked-prefill elsewhere), so a request's prefill reaches back over
+	// the prefill-like steps that ran back-to-back before its first token since it arrived.
+	// Without it a prefill is the one step that produced the first token.
+	ChunkedPrefill bool
+	// MaxHeldSteps bounds the steps a unit holds while long requests are open; past it
+	// the oldest are emitted with the batch size counted so far (default 20000).
+	MaxHeldSteps int
+}
+
+// Correlator turns a time-ordered event stream into requests, steps and gauges.
+// It is not safe for concurrent use: one goroutine feeds it.
+type Correlator struct {
+	opt   Options
+	sink  Sink
+	units *Units
+	wire  *wire.Tracker
+	gpu   *gpustep.Tracker
+	join  *gpustep.Joiner
+	us    map[string]*unitState
+	now   uint64
+	tick  uint64
+	seq   uint64
+	stats Stats
+}
+
+// Stats counts what the correlator produced.
+type Stats struct {
+	Requests, Steps, Inner, Unattributed uint64
+}
+
+const tickNS = 50e6
+
+// New returns a Correlator that sends its output to sink.
+func New(opt Options, sink Sink) (*Correlator, error) {
+	if opt.Settle == 0 {
+		opt.Settle = 500 * time.Millisecond
+	}
+	if opt.MaxHeldSteps == 0 {
+		opt.MaxHeldSteps = 20000
+	}
+	c := &Correlator{opt: opt, sink: sink, units: NewUnits(), us: make(map[string]*unitState)}
+	var err error
+	if c.gpu, err = gpustep.New(opt.GPU, gpuSink{c}); err != nil {
+		return nil, fmt.Errorf("correlate: %w", err)
+	}
+	opt.Join.Unit = c.units.Unit
+	if c.join, err = gpustep.NewJoiner(opt.Join); err != nil {
+		return nil, fmt.Errorf("correlate: %w", err)
+	}
+	opt.Wire.Hooks = wire.Hooks{Arrived: c.arrived, FirstContent: c.firstContent, Ended: c.ended}
+	c.wire = wire.NewTracker(opt.Wire)
+	return c, nil
+}
+
+// Units returns the process table, for naming units (read-only use).
+func (c *Correlator) Units() *Units { return c.units }
+
+// GPU returns the step tracker, for its per-process figures (read-only use).
+func (c *Correlator) GPU() *gpustep.Tracker { return c.gpu }
+
+// Now is the stream time: the latest event time seen.
+func (c *Correlator) Now() uint64 { return c.now }
+
+// Stats returns the counters so far.
+func (c *Correlator) Stats() Stats { return c.stats }
+
+// WireStats returns the connection tracker's counters.
+func (c *Correlator) WireStats() wire.Stats { return c.wire.Stats() }
+
+// Feed consumes one event. Events must come in time order (the ring buffer's order).
+func (c *Correlator) Feed(e event.Event) {
+	if ts := e.Hdr().TS; ts > c.now {
+		c.now = ts
+	}
+	switch v := e.(type) {
+	case *event.Proc:
+		c.units.Proc(v)
+		c.gpu.Feed(v)
+		if v.Op == event.ProcExit || v.Op == event.ProcExec {
+			c.addUnitSteps(c.join.Flush(c.now))
+			c.join.Forget(v.PID)
+		}
+	case *event.Sock:
+		if v.Op == event.OpAccept && v.Ret >= 0 {
+			c.units.Serving(v.PID)
+		}
+		c.wire.Feed(v)
+	case *event.CUDA:
+		c.gpu.Handle(v)
+	}
+	if c.now-c.tick >= tickNS {
+		c.tick = c.now
+		c.Advance(c.now)
+	}
+}
+
+// Advance moves stream time to now (for a live feed that has gone quiet): idle
+// connections and late unit steps are flushed and what has settled is finalized.
+func (c *Correlator) Advance(now uint64) {
+	if now > c.now {
+		c.now = now
+	}
+	c.wire.Flush(c.now)
+	c.addUnitSteps(c.join.Flush(c.now))
+	for _, u := range c.us {
+		c.finalize(u, false)
+	}
+}
+
+// Close ends the stream: every open connection, step and request is finalized.
+func (c *Correlator) Close() {
+	c.wire.FlushAll()
+	c.addUnitSteps(c.join.Close())
+	for _, u := range c.us {
+		c.finalize(u, true)
+	}
+}
+
+type gpuSink struct{ c *Correlator }
+
+func (g gpuSink) Step(s gpustep.Step) { g.c.addUnitSteps(g.c.join.Add(s)) }
+
+func (g gpuSink) Error(e gpustep.Error) { g.c.sink.CUDAError(g.c.units.Unit(e.PID), e) }
+
+func (g gpuSink) Stall(s gpustep.Stall) { g.c.sink.Stall(g.c.units.Unit(s.PID), s) }
+
+func (c *Correlator) unit(name string) *unitState {
+	u := c.us[name]
+	if u == nil {
+		u = newUnitState(name)
+		c.us[name] = u
+	}
+	return u
+}

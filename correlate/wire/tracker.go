@@ -1,0 +1,229 @@
+package wire
+
+import (
+	"github.com/inferprobe/inferprobe/tracer/event"
+)
+
+// Hooks are called as exchanges move, so a caller can keep live gauges (waiting: arrived
+// without a first content write; running: first content, not ended). Any may be nil.
+// The exchange passed is live until Ended; do not keep it before then.
+type Hooks struct {
+	Arrived      func(*Exchange) // the request line was read
+	FirstContent func(*Exchange) // the first write with generated content
+	Ended        func(*Exchange) // the exchange is final (also returned by Feed or Flush)
+}
+
+// Config tunes a Tracker. The zero value takes the defaults.
+type Config struct {
+	// IdleNS: Flush ends connections with no event for this long (default 5 minutes).
+	IdleNS uint64
+	// MaxProbes: fragments of a connection joined mid-stream (no accept or connect seen)
+	// that are tested for the start of an HTTP message before it is ignored (default 32).
+	MaxProbes int
+	// MaxPending bounds the requests in flight on one connection (default 64); a client
+	// pipelining more has its connection dropped as lost.
+	MaxPending int
+	Hooks      Hooks
+}
+
+// Stats counts what the Tracker saw.
+type Stats struct {
+	HTTPConns   uint64                  // connections recognised as HTTP/1.x
+	Ignored     [ProtoBinary + 1]uint64 // connections ignored, by what they carried
+	Exchanges   uint64                  // exchanges ended
+	Aborted     uint64                  // of which aborted
+	Degraded    uint64                  // of which degraded
+	Orphans     uint64                  // responses to no request seen
+	ParseErrors uint64                  // ErrNotHTTP and ErrMalformed in open connections
+}
+
+// Tracker follows socket events of any number of connections, in time order, and turns
+// them into Exchanges. It is not safe for concurrent use.
+type Tracker struct {
+	cfg   Config
+	conns map[uint64]*conn
+	stats Stats
+	out   []*Exchange
+}
+
+// NewTracker returns a Tracker.
+func NewTracker(cfg Config) *Tracker {
+	if cfg.IdleNS == 0 {
+		cfg.IdleNS = 300e9
+	}
+	if cfg.MaxProbes == 0 {
+		cfg.MaxProbes = 32
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = 64
+	}
+	return &Tracker{cfg: cfg, conns: make(map[uint64]*conn)}
+}
+
+// Feed consumes one socket event and returns the exchanges it ended. The slice is reused
+// by the next call; the exchanges are the caller's.
+func (t *Tracker) Feed(e *event.Sock) []*Exchange {
+	t.out = t.out[:0]
+	c := t.conns[e.Conn]
+	switch e.Op {
+	case event.OpAccept, event.OpConnect:
+		if c != nil { // the socket object was reused: the old connection is over
+			t.endAll(c, c.last, EndFlushed)
+		}
+		c = t.newConn(e)
+		c.hint = SideServer
+		if e.Op == event.OpConnect {
+			c.hint = SideClient
+		}
+	case event.OpClose:
+		if c != nil {
+			t.closed(c, e)
+			delete(t.conns, e.Conn)
+		}
+	case event.OpRead, event.OpWrite:
+		if c == nil {
+			c = t.newConn(e)
+		}
+		c.last = e.TS
+		if c.st != cIgnored {
+			t.data(c, e)
+		}
+	}
+	return t.out
+}
+
+// Flush ends the connections with no event since now-IdleNS and returns their exchanges
+// (the slice is reused by the next call).
+func (t *Tracker) Flush(now uint64) []*Exchange {
+	t.out = t.out[:0]
+	for k, c := range t.conns {
+		if now > c.last && now-c.last > t.cfg.IdleNS {
+			t.endAll(c, c.last, EndFlushed)
+			delete(t.conns, k)
+		}
+	}
+	return t.out
+}
+
+// FlushAll ends every connection (at the end of a replay) and returns the exchanges.
+func (t *Tracker) FlushAll() []*Exchange {
+	t.out = t.out[:0]
+	for k, c := range t.conns {
+		t.endAll(c, c.last, EndFlushed)
+		delete(t.conns, k)
+	}
+	return t.out
+}
+
+// Stats returns the counters so far.
+func (t *Tracker) Stats() Stats { return t.stats }
+
+// Conns is the number of connections holding state.
+func (t *Tracker) Conns() int { return len(t.conns) }
+
+func (t *Tracker) newConn(e *event.Sock) *conn {
+	c := &conn{id: e.Conn, fam: e.Family, lport: e.LocalPort, rport: e.RemotePort, last: e.TS}
+	t.conns[e.Conn] = c
+	return c
+}
+
+// data handles a read or a write of a connection that is not ignored.
+func (t *Tracker) data(c *conn, e *event.Sock) {
+	if c.fam == 0 {
+		c.fam, c.lport, c.rport = e.Family, e.LocalPort, e.RemotePort
+	}
+	switch {
+	case e.Ret < 0:
+		if isAbortErrno(-e.Ret) {
+			t.gone(c, e.TS, EndAbort)
+		}
+		return
+	case e.Ret == 0:
+		if e.Op == event.OpRead {
+			t.peerEOF(c, e.TS)
+		}
+		return
+	}
+	fr := frag{ts: e.TS, pid: e.PID, tid: e.TID, op: e.Op, f: FromSock(e)}
+	if c.st != cHTTP {
+		t.detect(c, fr)
+		return
+	}
+	t.route(c, fr)
+}
+
+// isAbortErrno: the connection died under the call (EPIPE, ECONNABORTED, ECONNRESET,
+// ETIMEDOUT).
+func isAbortErrno(errno int64) bool {
+	return errno == 32 || errno == 103 || errno == 104 || errno == 110
+}
+
+// detect decides what a connection carries from its first bytes.
+func (t *Tracker) detect(c *conn, fr frag) {
+	var buf [DetectNeed]byte
+	n := 0
+	if len(c.held) > 0 && c.held[0].op != fr.op {
+		c.held = c.held[:0] // the other direction spoke: decide on this one alone
+	}
+	for _, h := range c.held {
+		n += copy(buf[n:], h.f.Head)
+	}
+	n += copy(buf[n:], fr.f.Head)
+	p := Detect(buf[:n])
+	if p == ProtoUnknown {
+		if fr.f.Gap() == 0 && len(fr.f.Tail) == 0 && n < DetectNeed && len(c.held) < 4 {
+			fr.f.Head = append([]byte(nil), fr.f.Head...)
+			c.held = append(c.held, fr)
+			return
+		}
+		p = ProtoBinary
+	}
+	switch p {
+	case ProtoHTTPRequest, ProtoHTTPResponse:
+		c.st = cHTTP
+		c.side = SideServer
+		if (p == ProtoHTTPRequest) == (fr.op == event.OpWrite) {
+			c.side = SideClient
+		}
+		c.req, c.resp = &RequestParser{}, &ResponseParser{}
+		t.stats.HTTPConns++
+		held := c.held
+		c.held = nil
+		for _, h := range held {
+			t.route(c, h)
+			if c.st != cHTTP {
+				return
+			}
+		}
+		t.route(c, fr)
+	case ProtoBinary:
+		c.held = nil
+		if c.hint != SideUnknown || c.probes >= t.cfg.MaxProbes {
+			t.ignore(c, p)
+			return
+		}
+		c.probes++
+		c.st = cProbing
+	default:
+		t.ignore(c, p)
+	}
+}
+
+// ignore marks c as not carrying HTTP: what it carries costs a map lookup from now on.
+func (t *Tracker) ignore(c *conn, p Proto) {
+	if c.st != cIgnored {
+		t.stats.Ignored[p]++
+	}
+	t.retire(c)
+}
+
+// retire drops c's parsing state: nothing more on it is of interest.
+func (t *Tracker) retire(c *conn) {
+	c.st = cIgnored
+	c.held = nil
+	if c.req != nil {
+		c.req.release()
+		c.resp.release()
+		c.req, c.resp = nil, nil
+	}
+}
