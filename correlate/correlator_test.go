@@ -163,3 +163,35 @@ func deref[T any](p *T) any {
 	}
 	return *p
 }
+
+func TestCorrelatorSnapshot(t *testing.T) {
+	var out collect
+	c, err := New(Options{}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s stream
+	s.evs = append(s.evs,
+		&event.Proc{Header: event.Header{TS: 1, PID: 10, TID: 10}, Op: event.ProcFound, Comm: "api", Listen: []string{"tcp:8000"}},
+		&event.Proc{Header: event.Header{TS: 1, PID: 11, TID: 11}, Op: event.ProcFound, PPID: 10, Comm: "engine", StartNS: 5})
+	s.sock(1*ms, 1, event.OpAccept, "")
+	s.sock(1*ms+10, 1, event.OpRead, streamReq)
+	s.step(2*ms, 12*ms, false)
+	s.cuda(13*ms, event.CallLaunchKernel, false)
+	s.cuda(14*ms, event.CallStreamSynchronize, false) // in flight from 14 ms on
+	for _, e := range s.evs {
+		c.Feed(e)
+	}
+	snap := c.Snapshot(20 * ms)
+	if len(snap) != 1 {
+		t.Fatalf("snapshot = %+v", snap)
+	}
+	u := snap[0]
+	if u.Unit != "api:8000" || u.Waiting != 1 || u.Running != 0 || u.LongestWaitNS != 6*ms || u.Stalled != 0 ||
+		u.Launches != 5 || u.StartNS != 5 || len(u.PIDs) != 1 || u.PIDs[0] != 11 {
+		t.Fatalf("snapshot = %+v", u)
+	}
+	if st := c.Snapshot(20*ms + 6e9); st[0].Stalled != 1 {
+		t.Fatalf("a wait in flight past 5 s is not stalled: %+v", st[0])
+	}
+}
