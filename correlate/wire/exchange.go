@@ -33,7 +33,8 @@ type EndReason uint8
 const (
 	EndNone EndReason = iota
 	// EndComplete: the response completed ([DONE], the last chunk, content-length reached).
-	// An exchange whose [DONE] was seen ends complete at that write, whatever followed.
+	// An exchange whose [DONE] was seen but whose last chunk never came (the connection
+	// ended first) ends complete at the [DONE] write.
 	EndComplete
 	// EndClose: a close-delimited response ended with the connection.
 	EndClose
@@ -99,9 +100,9 @@ type Exchange struct {
 	// ContextLength: the error says the context or maximum length was exceeded.
 	ContextLength bool
 
-	// EndNS is the TS of the write that completed the response (the one with [DONE] when
-	// there was one, else the last chunk or the last content-length byte), or of the event
-	// that ended it otherwise (the close, the failed write, the end of file).
+	// EndNS is the TS of the write that completed the response (the last chunk, or the
+	// last content-length byte; the [DONE] write when the connection ended before the last
+	// chunk), or of the event that ended it otherwise (the close, the failed write, EOF).
 	EndNS    uint64
 	End      EndReason
 	Aborted  bool // the client went away before the end (End == EndAbort)

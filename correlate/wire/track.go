@@ -138,7 +138,9 @@ func (t *Tracker) end(c *conn, x *Exchange, ts uint64, reason EndReason) {
 		return
 	}
 	x.absorbResponse()
-	if x.doneNS != 0 { // [DONE] completed it, whatever came after
+	// The write that completes the response is the last chunk (or the last byte of the
+	// body); when the connection ended after [DONE] but before that, [DONE] completed it.
+	if x.doneNS != 0 && reason != EndComplete {
 		ts, reason = x.doneNS, EndComplete
 	}
 	x.EndNS, x.End, x.Aborted, x.ended = ts, reason, reason == EndAbort, true

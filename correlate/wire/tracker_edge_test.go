@@ -198,7 +198,7 @@ func TestTrackerStreamGap(t *testing.T) {
 	for _, e := range evs[31:] {
 		last = s.write(91, chunk(e))
 	}
-	s.write(91, lastChunk)
+	last = s.write(91, lastChunk)
 	s.write(91, "garbage that is not a response\r\n")
 	s.read(91, chatReq(false, 1))
 	end2 := s.write(91, jsonResp(200, "OK", vllmChatBody))

@@ -115,10 +115,8 @@ func TestTrackerStreamed(t *testing.T) {
 				first = 1
 			}
 			wantContent := ts[first : first+5]
-			doneAt := ts[len(ts)-2]
-			if pattern == "go" {
-				doneAt = ts[len(ts)-1]
-			}
+			// The response completes with the last chunk: h11 writes it after [DONE].
+			doneAt := ts[len(ts)-1]
 			if x.ArrivalNS != arrival || x.RequestEndNS != arrival || x.PID != pidServer || x.TID != tidReader || x.Side != SideServer {
 				t.Errorf("arrival %d/%d pid %d tid %d side %v", x.ArrivalNS, x.RequestEndNS, x.PID, x.TID, x.Side)
 			}
@@ -243,11 +241,7 @@ func TestTrackerKeepAliveAndPipelining(t *testing.T) {
 	a2 := s.read(9, chatReq(true, 2))
 	var e2 uint64
 	for _, w := range h11Writes(sglangChatEvents) {
-		if strings.Contains(w, "[DONE]") {
-			e2 = s.write(9, w)
-		} else {
-			s.write(9, w)
-		}
+		e2 = s.write(9, w) // the last chunk completes the response
 	}
 	// Two pipelined requests in one read, answered in order in one write and then another.
 	a34 := s.read(9, chatReq(false, 3)+chatReq(false, 4))

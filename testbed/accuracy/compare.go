@@ -1,0 +1,307 @@
+package accuracy
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/inferprobe/inferprobe/correlate"
+	"github.com/inferprobe/inferprobe/testbed/truth"
+)
+
+// Figures compared per request, in table order.
+var Figures = []string{"ttft", "e2e", "tpot", "queue", "prefill", "decode"}
+
+// Bar is the accuracy bar: a figure is within tolerance when |error| <= max(Abs, Rel *
+// |truth|), and at least Share of the requests that have it must be.
+type Bar struct {
+	Abs, Rel, Share float64
+}
+
+// Bars are the bars per figure.
+var Bars = map[string]Bar{
+	"ttft": {Abs: 0.001, Share: 0.99}, "e2e": {Abs: 0.001, Share: 0.99},
+	"tpot": {Abs: 0.002, Rel: 0.05, Share: 0.95}, "queue": {Abs: 0.002, Rel: 0.05, Share: 0.95},
+	"prefill": {Abs: 0.002, Rel: 0.05, Share: 0.95}, "decode": {Abs: 0.002, Rel: 0.05, Share: 0.95},
+}
+
+// BatchShare is the share of steps whose batch size must equal the truth.
+const BatchShare = 0.95
+
+// Report is the outcome of one comparison.
+type Report struct {
+	TruthRequests, Found, Missing, Duplicates, Extra int
+	StatusWrong, ClassWrong                          []string // "id: got X want Y"
+	MissingIDs                                       []string // the first missing, with their class
+	Errs                                             map[string][]float64
+	Within                                           map[string]int
+	TruthSteps, StepsMatched, BatchEqual             int
+	BatchWrong                                       []string
+}
+
+// Compare matches records to truth.
+func Compare(reqs []correlate.Request, steps []correlate.Step, treqs []truth.Request, tsteps []truth.Step) *Report {
+	r := &Report{Errs: map[string][]float64{}, Within: map[string]int{}}
+	byID := map[string][]*correlate.Request{}
+	for i := range reqs {
+		byID[reqs[i].ID] = append(byID[reqs[i].ID], &reqs[i])
+	}
+	tstep := map[uint64]*truth.Step{}
+	for i := range tsteps {
+		tstep[tsteps[i].Index] = &tsteps[i]
+	}
+	seen := map[string]bool{}
+	anon := matchAnonymous(reqs, treqs, byID)
+	for i := range treqs {
+		t := &treqs[i]
+		r.TruthRequests++
+		got := byID[t.ID]
+		if len(got) == 0 && anon[i] != nil {
+			got = []*correlate.Request{anon[i]}
+			t = withID(t, anon[i].ID)
+		}
+		seen[t.ID] = true
+		switch {
+		case len(got) == 0:
+			r.Missing++
+			if len(r.MissingIDs) < 5 {
+				r.MissingIDs = append(r.MissingIDs, fmt.Sprintf("%s (%s, status %d, arrival %d)", t.ID, t.Class, t.Status, t.ArrivalNS))
+			}
+			continue
+		case len(got) > 1:
+			r.Duplicates++
+		}
+		r.Found++
+		g := got[0]
+		if g.Status == nil || *g.Status != t.Status {
+			r.StatusWrong = append(r.StatusWrong, fmt.Sprintf("%s: got %v want %d", t.ID, deref(g.Status), t.Status))
+		}
+		if g.Class != t.Class {
+			r.ClassWrong = append(r.ClassWrong, fmt.Sprintf("%s: got %s want %s", t.ID, g.Class, t.Class))
+		}
+		for name, want := range truthFigures(t, tstep) {
+			have := got1(g, name)
+			if have == nil {
+				r.Errs[name] = append(r.Errs[name], math.Inf(1))
+				continue
+			}
+			e := math.Abs(*have - want)
+			r.Errs[name] = append(r.Errs[name], e)
+			b := Bars[name]
+			if e <= math.Max(b.Abs, b.Rel*math.Abs(want)) {
+				r.Within[name]++
+			}
+		}
+	}
+	for id, g := range byID {
+		if !seen[id] {
+			r.Extra += len(g)
+		}
+	}
+	r.compareSteps(steps, tsteps)
+	return r
+}
+
+// GeneratedPrefix starts the ids inferprobe gives requests whose response had none.
+const GeneratedPrefix = "inferprobe-"
+
+// matchAnonymous pairs the truth requests whose id no record has (a 429 or a 400
+// carries no response id) with the records whose id inferprobe generated, by arrival
+// time: both sorted by arrival, each truth request takes the next unused record that
+// arrived within 2 ms of it. It returns the record per truth index.
+func matchAnonymous(reqs []correlate.Request, treqs []truth.Request, byID map[string][]*correlate.Request) map[int]*correlate.Request {
+	var anon []*correlate.Request
+	for i := range reqs {
+		if strings.HasPrefix(reqs[i].ID, GeneratedPrefix) {
+			anon = append(anon, &reqs[i])
+		}
+	}
+	var want []int
+	for i := range treqs {
+		if len(byID[treqs[i].ID]) == 0 {
+			want = append(want, i)
+		}
+	}
+	sort.Slice(anon, func(a, b int) bool { return anon[a].ArrivalNS < anon[b].ArrivalNS })
+	sort.Slice(want, func(a, b int) bool { return treqs[want[a]].ArrivalNS < treqs[want[b]].ArrivalNS })
+	out := map[int]*correlate.Request{}
+	j := 0
+	for _, i := range want {
+		ts := treqs[i].ArrivalNS
+		for j < len(anon) && anon[j].ArrivalNS+2e6 < ts {
+			j++ // too early for this and every later truth request
+		}
+		if j < len(anon) && absDiff(anon[j].ArrivalNS, ts) <= 2e6 {
+			out[i] = anon[j]
+			j++
+		}
+	}
+	return out
+}
+
+func withID(t *truth.Request, id string) *truth.Request {
+	c := *t
+	c.ID = id
+	return &c
+}
+
+// truthFigures gives the truth of each figure the request has. A non-streamed request's
+// first token is the end of the step that produced it (what inferprobe estimates).
+func truthFigures(t *truth.Request, steps map[uint64]*truth.Step) map[string]float64 {
+	out := map[string]float64{"e2e": sec(t.EndNS - t.ArrivalNS)}
+	first := t.FirstTokenNS
+	tokens := t.TokenNS
+	if !t.Stream && t.PrefillStep != nil {
+		first = 0
+		if s := steps[*t.PrefillStep]; s != nil {
+			first = s.EndNS
+		}
+		tokens = nil
+		for idx := *t.PrefillStep; ; idx++ {
+			s := steps[idx]
+			if s == nil || len(tokens) == t.CompletionTokens {
+				break
+			}
+			for _, id := range s.Requests {
+				if id == t.ID {
+					tokens = append(tokens, s.EndNS)
+				}
+			}
+		}
+	}
+	if first == 0 || t.Status != 200 {
+		return out
+	}
+	out["ttft"] = sec(first - t.ArrivalNS)
+	out["decode"] = sec(t.EndNS - first)
+	if t.PrefillStartNS != 0 {
+		out["queue"] = sec(t.PrefillStartNS - t.ArrivalNS)
+		out["prefill"] = sec(first - t.PrefillStartNS)
+	}
+	if n := t.CompletionTokens; n > 1 && len(tokens) >= 2 {
+		out["tpot"] = sec(tokens[len(tokens)-1]-first) / float64(n-1)
+	}
+	return out
+}
+
+func got1(g *correlate.Request, name string) *float64 {
+	switch name {
+	case "ttft":
+		return g.TTFT
+	case "e2e":
+		return &g.E2E
+	case "tpot":
+		return g.TPOT
+	case "queue":
+		return g.Queue
+	case "prefill":
+		return g.Prefill
+	case "decode":
+		return g.Decode
+	}
+	return nil
+}
+
+// compareSteps matches each truth step to the record that starts nearest to it (within
+// 1 ms) and compares batch sizes.
+func (r *Report) compareSteps(steps []correlate.Step, tsteps []truth.Step) {
+	sorted := make([]correlate.Step, len(steps))
+	copy(sorted, steps)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].StartNS < sorted[j].StartNS })
+	for _, t := range tsteps {
+		if t.StartNS == 0 || t.Error != 0 {
+			continue
+		}
+		r.TruthSteps++
+		i := sort.Search(len(sorted), func(i int) bool { return sorted[i].StartNS >= t.StartNS })
+		best := -1
+		for _, j := range []int{i - 1, i} {
+			if j >= 0 && j < len(sorted) && absDiff(sorted[j].StartNS, t.StartNS) <= 1e6 &&
+				(best < 0 || absDiff(sorted[j].StartNS, t.StartNS) < absDiff(sorted[best].StartNS, t.StartNS)) {
+				best = j
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		r.StepsMatched++
+		if b := sorted[best].BatchSize; b != nil && *b == t.BatchSize {
+			r.BatchEqual++
+		} else if len(r.BatchWrong) < 20 {
+			r.BatchWrong = append(r.BatchWrong, fmt.Sprintf("step %d: got %v want %d", t.Index, deref(b), t.BatchSize))
+		}
+	}
+}
+
+// Failures lists where the report misses the bar (empty: it passes).
+func (r *Report) Failures() []string {
+	var out []string
+	if r.Missing > 0 || r.Duplicates > 0 || r.Extra > 0 {
+		out = append(out, fmt.Sprintf("requests: %d in truth, %d missing, %d duplicated, %d extra; missing: %s",
+			r.TruthRequests, r.Missing, r.Duplicates, r.Extra, strings.Join(r.MissingIDs, ", ")))
+	}
+	if len(r.StatusWrong) > 0 {
+		out = append(out, fmt.Sprintf("%d statuses wrong, e.g. %s", len(r.StatusWrong), r.StatusWrong[0]))
+	}
+	if len(r.ClassWrong) > 0 {
+		out = append(out, fmt.Sprintf("%d classes wrong, e.g. %s", len(r.ClassWrong), r.ClassWrong[0]))
+	}
+	for _, f := range Figures {
+		n := len(r.Errs[f])
+		if n > 0 && float64(r.Within[f]) < Bars[f].Share*float64(n) {
+			out = append(out, fmt.Sprintf("%s: %d of %d within tolerance, want %.0f%%", f, r.Within[f], n, Bars[f].Share*100))
+		}
+	}
+	if r.TruthSteps > 0 && float64(r.BatchEqual) < BatchShare*float64(r.TruthSteps) {
+		ex := ""
+		if len(r.BatchWrong) > 0 {
+			ex = ", e.g. " + r.BatchWrong[0]
+		}
+		out = append(out, fmt.Sprintf("batch size: %d of %d steps equal (%d matched)%s", r.BatchEqual, r.TruthSteps, r.StepsMatched, ex))
+	}
+	return out
+}
+
+// Table prints absolute errors per figure (P50/P95/P99, ms) and the shares within bar.
+func (r *Report) Table(w io.Writer, title string) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "%s: %d requests in truth, %d found, %d missing, %d duplicated, %d extra; %d status and %d class mismatches\n",
+		title, r.TruthRequests, r.Found, r.Missing, r.Duplicates, r.Extra, len(r.StatusWrong), len(r.ClassWrong))
+	fmt.Fprintln(tw, "figure\tn\terr P50 ms\tP95 ms\tP99 ms\twithin bar\t")
+	for _, f := range Figures {
+		e := r.Errs[f]
+		if len(e) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", f, len(e), q(e, .5)*1e3, q(e, .95)*1e3, q(e, .99)*1e3, 100*float64(r.Within[f])/float64(len(e)))
+	}
+	tw.Flush()
+	if r.TruthSteps > 0 {
+		fmt.Fprintf(w, "steps: %d in truth, %d matched, batch size equal for %d (%.1f%%)\n", r.TruthSteps, r.StepsMatched, r.BatchEqual, 100*float64(r.BatchEqual)/float64(r.TruthSteps))
+	}
+}
+
+func q(v []float64, p float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[int(p*float64(len(s)-1))]
+}
+
+func sec(ns uint64) float64 { return float64(ns) / 1e9 }
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

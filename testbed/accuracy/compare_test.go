@@ -1,0 +1,63 @@
+package accuracy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/inferprobe/inferprobe/correlate"
+	"github.com/inferprobe/inferprobe/testbed/truth"
+)
+
+func p[T any](v T) *T { return &v }
+
+func TestCompare(t *testing.T) {
+	const ms = 1_000_000
+	tsteps := []truth.Step{
+		{Index: 0, StartNS: 10 * ms, EndNS: 20 * ms, BatchSize: 2, Requests: []string{"a", "b"}},
+		{Index: 1, StartNS: 21 * ms, EndNS: 31 * ms, BatchSize: 2, Requests: []string{"a", "b"}},
+	}
+	treqs := []truth.Request{
+		{ID: "a", Stream: true, Status: 200, Class: "ok", ArrivalNS: 5 * ms, PrefillStartNS: 10 * ms, PrefillStep: p(uint64(0)),
+			TokenNS: []uint64{20*ms + 100_000, 31*ms + 100_000}, FirstTokenNS: 20*ms + 100_000, EndNS: 32 * ms, CompletionTokens: 2},
+		// Not streamed: its first token is the end of step 0.
+		{ID: "b", Status: 200, Class: "ok", ArrivalNS: 6 * ms, PrefillStartNS: 10 * ms, PrefillStep: p(uint64(0)),
+			FirstTokenNS: 32 * ms, EndNS: 32 * ms, CompletionTokens: 2},
+		{ID: "c", Status: 429, Class: "rate_limited", ArrivalNS: 7 * ms, EndNS: 7*ms + 50_000},
+	}
+	reqs := []correlate.Request{
+		{ID: "a", Status: p(200), Class: "ok", TTFT: p(0.0151), E2E: 0.027, TPOT: p(0.011), Queue: p(0.005), Prefill: p(0.0101), Decode: p(0.0119)},
+		{ID: "b", Status: p(200), Class: "ok", TTFT: p(0.0140), E2E: 0.026, TPOT: p(0.011), Queue: p(0.004), Prefill: p(0.010), Decode: p(0.012), Estimated: true},
+		{ID: "inferprobe-1", ArrivalNS: 7*ms + 100, Status: p(429), Class: "bad_request", E2E: 0.00005}, // no response id: matched by arrival
+		{ID: "zzz", Status: p(200)},
+	}
+	steps := []correlate.Step{{StartNS: 10*ms + 300_000, BatchSize: p(2)}, {StartNS: 21 * ms, BatchSize: p(1)}}
+	r := Compare(reqs, steps, treqs, tsteps)
+	if r.TruthRequests != 3 || r.Found != 3 || r.Missing != 0 || r.Extra != 1 {
+		t.Fatalf("counts %+v", r)
+	}
+	if len(r.ClassWrong) != 1 || !strings.HasPrefix(r.ClassWrong[0], "inferprobe-1:") {
+		t.Fatalf("class mismatches %v", r.ClassWrong)
+	}
+	// a: ttft error 0, b: ttft 14 ms vs truth 20-6 = 14 ms: both within 1 ms.
+	if r.Within["ttft"] != 2 || len(r.Errs["ttft"]) != 2 {
+		t.Fatalf("ttft within %d of %d", r.Within["ttft"], len(r.Errs["ttft"]))
+	}
+	// b's e2e is off by 0 (26 ms), a's by 0: the 429's e2e is exact too.
+	if r.Within["e2e"] != 3 {
+		t.Fatalf("e2e within %d: %v", r.Within["e2e"], r.Errs["e2e"])
+	}
+	if r.StepsMatched != 2 || r.BatchEqual != 1 {
+		t.Fatalf("steps matched %d equal %d", r.StepsMatched, r.BatchEqual)
+	}
+	f := strings.Join(r.Failures(), "\n")
+	for _, want := range []string{"1 extra", "1 classes wrong", "batch size: 1 of 2"} {
+		if !strings.Contains(f, want) {
+			t.Errorf("failures lack %q:\n%s", want, f)
+		}
+	}
+	var b strings.Builder
+	r.Table(&b, "unit test")
+	if !strings.Contains(b.String(), "ttft") || !strings.Contains(b.String(), "batch size equal for 1 (50.0%)") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}

@@ -1,0 +1,236 @@
+package accuracy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inferprobe/inferprobe/export"
+	"github.com/inferprobe/inferprobe/testbed/fakecuda"
+	"github.com/inferprobe/inferprobe/testbed/truth"
+)
+
+// Mode is one testbed configuration the accuracy bar is checked on.
+type Mode struct {
+	Name    string
+	Engine  []string // testbed engine flags
+	Chunked bool     // inferprobe's --correlate.chunked-prefill
+}
+
+// Modes are the modes; chunked prefill is on in the uvicorn one.
+var Modes = []Mode{
+	{Name: "procs1", Engine: []string{"--procs", "1"}},
+	{Name: "procs2", Engine: []string{"--procs", "2"}},
+	{Name: "workers2", Engine: []string{"--procs", "2", "--workers", "2"}},
+	{Name: "uvicorn", Engine: []string{"--frontend", "uvicorn", "--enable-chunked-prefill", "--max-num-batched-tokens", "384"}, Chunked: true},
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+func root(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// binaries builds inferprobe and testbed once per test binary.
+func binaries(t *testing.T) string {
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "inferprobe-accuracy-bin")
+		if binErr != nil {
+			return
+		}
+		for _, pkg := range []string{"inferprobe", "testbed"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, pkg), "./cmd/"+pkg)
+			cmd.Dir = root(t)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// RunMode starts the testbed in mode m, records it with inferprobe while the load
+// generator sends n requests, and compares the records with the ground truth.
+func RunMode(t *testing.T, m Mode, n int) *Report {
+	if os.Geteuid() != 0 {
+		t.Skip("accuracy runs attach eBPF probes: needs root")
+	}
+	bins := binaries(t)
+	lib := fakecuda.BuildForTest(t)
+	dir := t.TempDir()
+	truthPath := filepath.Join(dir, "truth.jsonl")
+	recDir := filepath.Join(dir, "record")
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	engArgs := append([]string{"engine", "--port", fmt.Sprint(port), "--truth", truthPath, "--lib", lib.LibDir,
+		"--max-num-seqs", "32", "--max-waiting", "24", "--max-model-len", "2048"}, m.Engine...)
+	eng := exec.Command(filepath.Join(bins, "testbed"), engArgs...)
+	eng.Stdout, eng.Stderr = os.Stderr, os.Stderr
+	eng.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-eng.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { eng.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-eng.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	waitHealthy(t, url, 30*time.Second)
+
+	// Attach to the running server: the point of the tool.
+	rec := exec.Command(filepath.Join(bins, "inferprobe"), "record", "--pid", fmt.Sprint(eng.Process.Pid), "--out", recDir,
+		fmt.Sprintf("--correlate.chunked-prefill=%v", m.Chunked), "--capture.payload-bytes", "4096")
+	rec.Stdout = os.Stderr
+	stderr, err := rec.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			fmt.Fprintln(os.Stderr, "record:", sc.Text())
+			if strings.Contains(sc.Text(), "recording") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		rec.Process.Kill()
+		t.Fatal("inferprobe record did not start within 30 s")
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	load := exec.CommandContext(ctx, filepath.Join(bins, "testbed"), "load", "--url", url, "--requests", fmt.Sprint(n),
+		"--rate", "45", "--concurrency", "32", "--prompt-tokens", "16:600", "--max-tokens", "8:48",
+		"--stream-frac", "0.85", "--overlong-frac", "0.03", "--max-model-len", "2048", "--abort-frac", "0.04",
+		"--burst", "40@4s", "--seed", "7", "--out", filepath.Join(dir, "client.jsonl"))
+	load.Stderr = os.Stderr
+	if out, err := load.Output(); err != nil {
+		t.Fatalf("testbed load: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second) // let the last responses and steps settle
+	rec.Process.Signal(syscall.SIGINT)
+	if err := rec.Wait(); err != nil {
+		t.Fatalf("inferprobe record: %v", err)
+	}
+
+	treqs, tsteps, err := truth.Read(truthPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := export.ReadRequests(filepath.Join(recDir, export.RequestsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := export.ReadSteps(filepath.Join(recDir, export.StepsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Truth steps before the recording started cannot be matched: keep those after the
+	// first recorded step.
+	if len(steps) > 0 {
+		first := steps[0].StartNS
+		for _, s := range steps {
+			first = min(first, s.StartNS)
+		}
+		kept := tsteps[:0]
+		for _, s := range tsteps {
+			if s.StartNS+1e6 >= first {
+				kept = append(kept, s)
+			}
+		}
+		tsteps = kept
+	}
+	return Compare(reqs, steps, onlyCompletions(treqs), tsteps)
+}
+
+// onlyCompletions drops the health checks the test made before the recording.
+func onlyCompletions(reqs []truth.Request) []truth.Request {
+	out := reqs[:0]
+	for _, r := range reqs {
+		if strings.HasPrefix(r.Path, "/v1/") && r.Method == "POST" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func waitHealthy(t *testing.T, url string, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("testbed at %s not healthy within %v", url, d)
+}
+
+func TestAccuracy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end accuracy runs take about half a minute per mode")
+	}
+	for _, m := range Modes {
+		t.Run(m.Name, func(t *testing.T) {
+			r := RunMode(t, m, 500)
+			var b strings.Builder
+			r.Table(&b, m.Name)
+			t.Log("\n" + b.String())
+			if f := r.Failures(); len(f) > 0 {
+				t.Errorf("accuracy bar missed:\n%s", strings.Join(f, "\n"))
+			}
+		})
+	}
+}
