@@ -48,6 +48,9 @@ type CUDA struct {
 	Bytes uint64 `json:"bytes,omitempty"`
 	// Addr is the device address of a free, map or copy source/destination.
 	Addr uint64 `json:"addr,omitempty"`
+	// Graph is the CUgraph a cuGraphInstantiate instantiated (cuStreamEndCapture's Out),
+	// so a graph launch's Handle leads back to the capture that built it.
+	Graph uint64 `json:"graph,omitempty"`
 	// Captured marks a launch made while its stream was capturing a graph: it records
 	// work into the graph and is not an execution.
 	Captured bool `json:"captured,omitempty"`

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inferprobe/inferprobe/tracer"
+	"github.com/inferprobe/inferprobe/tracer/event"
+)
+
+func TestDispatch(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{nil, 2, "usage: inferprobe"},
+		{[]string{"help"}, 0, "events"},
+		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},
+		{[]string{"events", "--capture.launches", "sometimes"}, 2, `launch mode "sometimes"`},
+		{[]string{"events", "--capture.payload-bytes", "5000"}, 2, "want 0 to 4096"},
+		{[]string{"events", "--no-such-flag"}, 2, "unknown flag"},
+		{[]string{"events", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"events", "--help"}, 0, "--path.procfs"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := dispatch(tc.args, &out, &errOut); code != tc.code || !strings.Contains(errOut.String(), tc.err) {
+			t.Errorf("inferprobe %q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut.String(), tc.code, tc.err)
+		}
+	}
+}
+
+func TestCaptureConfig(t *testing.T) {
+	fs := newFlags("events", &bytes.Buffer{})
+	var cf captureFlags
+	cf.register(fs)
+	if err := fs.Parse([]string{"--pid", "12", "--pid", "13", "--capture.launches", "sample:8", "--path.procfs", "/host/proc", "--capture.payload-bytes", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := cf.config(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.PIDs) != 2 || cfg.PIDs[1] != 13 || cfg.Auto || cfg.LaunchMode != (tracer.LaunchMode{Every: 8}) ||
+		cfg.ProcRoot != "/host/proc" || cfg.PayloadBytes != 0 || cfg.RescanInterval != time.Second {
+		t.Errorf("config %+v", cfg)
+	}
+	cf = captureFlags{payload: tracer.DefaultPayloadBytes, launches: "on"}
+	if cfg, _ := cf.config(nil); !cfg.Auto || cfg.PayloadBytes != 512 {
+		t.Errorf("without targets: auto %v, payload %d; want auto, 512", cfg.Auto, cfg.PayloadBytes)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	s := &event.Sock{Data: []byte("POST /v1/chat"), Tail: []byte("usage"), Ret: 100}
+	redact(s)
+	if s.Data != nil || s.Tail != nil || s.Ret != 100 {
+		t.Errorf("redacted %+v", s)
+	}
+	var buf bytes.Buffer
+	w := event.NewWriter(&buf)
+	w.Write(s)
+	w.Flush()
+	if strings.Contains(buf.String(), "data") || strings.Contains(buf.String(), "tail") {
+		t.Errorf("written %s", buf.String())
+	}
+}
