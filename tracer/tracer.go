@@ -140,7 +140,7 @@ func New(cfg Config) (*Tracer, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, pid := range cfg.PIDs {
-		if err := t.track(uint32(pid), reasonPID, true); err != nil {
+		if err := t.trackTree(uint32(pid)); err != nil {
 			t.closeLocked()
 			return nil, err
 		}
@@ -156,7 +156,7 @@ func (t *Tracer) Track(pid int) error {
 	if t.closed {
 		return errClosed
 	}
-	if err := t.track(uint32(pid), reasonPID, true); err != nil {
+	if err := t.trackTree(uint32(pid)); err != nil {
 		return err
 	}
 	t.reader.Flush() // wake Run to hand out the found event

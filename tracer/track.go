@@ -31,6 +31,27 @@ type target struct {
 	failed *libKey
 }
 
+// trackTree traces pid and the descendants it already has: a server's engine and
+// worker processes were started before the tracer attached, and later children are
+// tracked by the fork hook. A descendant that exits meanwhile is skipped. Callers hold t.mu.
+func (t *Tracer) trackTree(pid uint32) error {
+	if err := t.track(pid, reasonPID, true); err != nil {
+		return err
+	}
+	tree, err := t.fs.Tree()
+	if err != nil {
+		t.log.Warn("list the children of a traced process", "pid", pid, "err", err)
+		return nil
+	}
+	for _, d := range tree.Descendants(int(pid)) {
+		if uint32(d) == t.self {
+			continue
+		}
+		t.trackFound(uint32(d), reasonFork)
+	}
+	return nil
+}
+
 // track starts tracing pid: the kernel's tracked map (sockets, lifecycle, children) and,
 // when it maps libcuda, its CUDA probes. found emits a ProcFound event.
 func (t *Tracer) track(pid uint32, reason string, found bool) error {
