@@ -27,12 +27,12 @@ type Mode struct {
 	Chunked bool     // inferprobe's --correlate.chunked-prefill
 }
 
-// Modes are the modes; chunked prefill is on in the uvicorn one.
+// Modes are the modes; chunked prefill is on in the first one.
 var Modes = []Mode{
-	{Name: "procs1", Engine: []string{"--procs", "1"}},
+	{Name: "procs1-chunked", Engine: []string{"--procs", "1", "--enable-chunked-prefill", "--max-num-batched-tokens", "384"}, Chunked: true},
 	{Name: "procs2", Engine: []string{"--procs", "2"}},
 	{Name: "workers2", Engine: []string{"--procs", "2", "--workers", "2"}},
-	{Name: "uvicorn", Engine: []string{"--frontend", "uvicorn", "--enable-chunked-prefill", "--max-num-batched-tokens", "384"}, Chunked: true},
+	{Name: "uvicorn", Engine: []string{"--frontend", "uvicorn"}},
 }
 
 var (
@@ -90,6 +90,13 @@ func RunMode(t *testing.T, m Mode, n int) *Report {
 	bins := binaries(t)
 	lib := fakecuda.BuildForTest(t)
 	dir := t.TempDir()
+	if keep := os.Getenv("INFERPROBE_ACCURACY_KEEP"); keep != "" {
+		dir = filepath.Join(keep, m.Name)
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	truthPath := filepath.Join(dir, "truth.jsonl")
 	recDir := filepath.Join(dir, "record")
 	port := freePort(t)
