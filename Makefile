@@ -4,6 +4,8 @@ GO      ?= go
 BIN     := bin
 CLANG   ?= clang
 export PATH := /usr/local/go/bin:$(PATH)
+# go-nvml's C header is noisy about deprecated NVML calls it wraps.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 .PHONY: all build inferprobe testbed fakecuda generate check-generate test test-short bench demo accuracy deps clean
 
@@ -40,6 +42,16 @@ test-short:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+# The built-in demo: the testbed engine under load, inferprobe top, then a recording.
+demo: build
+	./testbed/demo.sh
+
+# Accuracy of the reconstruction against the testbed's ground truth, per testbed mode:
+# a table of absolute errors (P50/P95/P99) per figure.
+accuracy: build
+	$(GO) test -count=1 -v -run '^TestAccuracy$$' -timeout 10m ./testbed/accuracy 2>&1 | \
+		grep -v '^record: \|^testbed serving' | sed -n '/e2e_test.go/,/^    ---\|^=== /p'
 
 deps:
 	./.ci/deps

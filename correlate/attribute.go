@@ -110,6 +110,10 @@ func (c *Correlator) ended(x *wire.Exchange) {
 	} else {
 		u.waiting--
 	}
+	if c.closing && x.End == wire.EndFlushed {
+		c.stats.Unfinished++ // still in flight when the stream ended: no end, no record
+		return
+	}
 	u.pending = append(u.pending, x)
 }
 

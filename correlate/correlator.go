@@ -50,6 +50,8 @@ type Correlator struct {
 	us    map[string]*unitState
 	now   uint64
 	tick  uint64
+	// closing: Close is flushing what is in flight.
+	closing bool
 	seq   uint64
 	stats Stats
 }
@@ -57,6 +59,9 @@ type Correlator struct {
 // Stats counts what the correlator produced.
 type Stats struct {
 	Requests, Steps, Inner, Unattributed uint64
+	// Unfinished counts requests still in flight when the stream ended (Close): they
+	// have no end, so no record.
+	Unfinished uint64
 }
 
 const tickNS = 50e6
@@ -140,6 +145,7 @@ func (c *Correlator) Advance(now uint64) {
 
 // Close ends the stream: every open connection, step and request is finalized.
 func (c *Correlator) Close() {
+	c.closing = true
 	c.wire.FlushAll()
 	c.addUnitSteps(c.join.Close())
 	for _, u := range c.us {

@@ -195,3 +195,26 @@ func TestCorrelatorSnapshot(t *testing.T) {
 		t.Fatalf("a wait in flight past 5 s is not stalled: %+v", st[0])
 	}
 }
+
+// A request still in flight when the stream ends has no end: it gets no record.
+func TestCorrelatorUnfinishedAtClose(t *testing.T) {
+	var out collect
+	c, err := New(Options{}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s stream
+	s.evs = append(s.evs, &event.Proc{Header: event.Header{TS: 1, PID: 10, TID: 10}, Op: event.ProcFound, Comm: "api", Listen: []string{"tcp:8000"}})
+	s.sock(1*ms, 1, event.OpAccept, "")
+	s.sock(1*ms+10, 1, event.OpRead, streamReq)
+	s.sock(2*ms, 2, event.OpAccept, "")
+	s.sock(2*ms+10, 2, event.OpRead, "POST /v1/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+	s.sock(3*ms, 2, event.OpWrite, "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 2\r\n\r\n{}")
+	for _, e := range s.evs {
+		c.Feed(e)
+	}
+	c.Close()
+	if len(out.reqs) != 1 || out.reqs[0].Class != ClassRateLimited || c.Stats().Unfinished != 1 {
+		t.Fatalf("records %+v, unfinished %d; want the 429 only and 1 unfinished", out.reqs, c.Stats().Unfinished)
+	}
+}
