@@ -32,24 +32,24 @@ check-generate: generate
 	git diff --exit-code -- tracer/ bpf/ || { echo "generated BPF objects are stale: run make generate and commit" >&2; exit 1; }
 
 # The test suite. As root the kernel tests run for real; elsewhere they skip and say why.
-test: build
+test: deps build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -p 1 -count=1 -timeout 30m ./...
 
 # Unit tests only: no root, no kernel.
 test-short:
 	$(GO) test -short -count=1 ./...
 
-bench: build
+bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 # The built-in demo: the testbed engine under load, inferprobe top, then a recording.
-demo: build
+demo: deps build
 	./testbed/demo.sh
 
 # Accuracy of the reconstruction against the testbed's ground truth, per testbed mode:
 # a table of absolute errors (P50/P95/P99) per figure.
-accuracy: build
+accuracy: deps build
 	$(GO) test -count=1 -v -run '^TestAccuracy$$' -timeout 10m ./testbed/accuracy 2>&1 | \
 		grep -v '^record: \|^testbed serving' | sed -n '/e2e_test.go/,/^    ---\|^=== /p'
 
