@@ -35,6 +35,7 @@ check-generate: generate
 test: deps build
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 30m ./...
+	$(MAKE) deploy-validate
 
 # Unit tests only: no root, no kernel.
 test-short:
@@ -58,3 +59,5 @@ deps:
 
 clean:
 	rm -rf $(BIN)
+
+include deploy/validate.mk

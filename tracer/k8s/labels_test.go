@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/inferprobe/inferprobe/tracer/procfs"
 )
 
 // id is the container id the fixture script gives a short name: its sha256.
@@ -263,6 +265,41 @@ func TestIDInPath(t *testing.T) {
 	for in, want := range cases {
 		if got := idInPath(in); got != want {
 			t.Errorf("idInPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLabelsFromProcCgroup goes from the text of /proc/PID/cgroup, through procfs's pick
+// of a path, to the labels: cgroup v1 (one line per hierarchy) and v2 (one "0::" line).
+func TestLabelsFromProcCgroup(t *testing.T) {
+	cases := []struct {
+		name, layout, file string
+		want               Labels
+	}{
+		{"v1 cgroupfs containerd", "containerd",
+			"12:memory:/kubepods/burstable/pod" + vllmUID + "/" + id("cd-vllm") + "\n" +
+				"11:cpu,cpuacct:/kubepods/burstable/pod" + vllmUID + "/" + id("cd-vllm") + "\n" +
+				"1:name=systemd:/kubepods/burstable/pod" + vllmUID + "/" + id("cd-vllm") + "\n0::/\n",
+			Labels{"inference", "vllm-llama-0", "vllm", vllmUID, id("cd-vllm")}},
+		{"v1 systemd CRI-O", "crio",
+			"10:devices:/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + us(sglangUID) + ".slice/crio-" + id("crio-router") + ".scope\n" +
+				"1:name=systemd:/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + us(sglangUID) + ".slice/crio-" + id("crio-router") + ".scope\n",
+			Labels{"inference", "sglang-7d9f8b6c5-abcde", "router", sglangUID, id("crio-router")}},
+		{"v2 systemd containerd", "containerd",
+			"0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + us(vllmUID) + ".slice/cri-containerd-" + id("cd-fetch") + ".scope\n",
+			Labels{"inference", "vllm-llama-0", "model-fetch", vllmUID, id("cd-fetch")}},
+		{"v2 cgroupfs docker", "docker",
+			"0::/kubepods/besteffort/pod" + tgiUID + "/" + id("dk-tgi") + "\n",
+			Labels{"inference", "tgi-0", "tgi", tgiUID, id("dk-tgi")}},
+	}
+	for _, c := range cases {
+		path, err := procfs.ParseCgroup([]byte(c.file))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, inPod := resolver(c.layout).Labels(path)
+		if got != c.want || !inPod {
+			t.Errorf("%s: path %q\n got %+v, %v\nwant %+v, true", c.name, path, got, inPod, c.want)
 		}
 	}
 }

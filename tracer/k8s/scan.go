@@ -101,16 +101,11 @@ func scanContainerLogs(dir string, idx index) error {
 		return fmt.Errorf("container logs: %w", err)
 	}
 	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), ".log")
-		if !ok || len(name) < 66 || name[len(name)-65] != '-' {
+		pname, ns, cname, id, ok := parseContainerLog(e.Name())
+		if !ok {
 			continue
 		}
-		id := name[len(name)-64:]
-		parts := strings.Split(name[:len(name)-65], "_")
-		if !isHexID(id) || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-			continue
-		}
-		c := container{pod: parts[0], namespace: parts[1], name: parts[2]}
+		c := container{pod: pname, namespace: ns, name: cname}
 		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
 			for comp := range strings.SplitSeq(target, "/") {
 				if ns, pname, uid, ok := parsePodDir(comp); ok && ns == c.namespace && pname == c.pod {
@@ -121,6 +116,21 @@ func scanContainerLogs(dir string, idx index) error {
 		idx.containers[id] = c
 	}
 	return nil
+}
+
+// parseContainerLog splits a container log link's name, <pod>_<namespace>_<container>-<id>.log,
+// where id is 64 hex digits. Pod, namespace and container names cannot hold an underscore.
+func parseContainerLog(s string) (pod, namespace, container, id string, ok bool) {
+	name, ok := strings.CutSuffix(s, ".log")
+	if !ok || len(name) < 66 || name[len(name)-65] != '-' {
+		return "", "", "", "", false
+	}
+	id = name[len(name)-64:]
+	parts := strings.Split(name[:len(name)-65], "_")
+	if !isHexID(id) || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], id, true
 }
 
 // parsePodDir splits a pod logs directory name, <namespace>_<pod>_<uid>. Namespaces and
