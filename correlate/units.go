@@ -75,7 +75,9 @@ func (u *Units) Proc(e *event.Proc) {
 		}
 		c.startNS = e.TS
 	case event.ProcExit:
-		delete(u.procs, e.PID)
+		if e.TID == e.PID || e.TID == 0 { // the process, not one of its threads
+			delete(u.procs, e.PID)
+		}
 	}
 }
 

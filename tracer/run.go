@@ -13,7 +13,7 @@ import (
 )
 
 // pollInterval is the longest a record waits in the ring before Run reads it.
-const pollInterval = 20 * time.Millisecond
+const pollInterval = 100 * time.Millisecond
 
 // Run reads events until ctx is done (then it returns nil, after the records already in
 // the ring) or the ring fails, calling fn for each in the order the kernel emitted them,
@@ -23,15 +23,17 @@ func (t *Tracer) Run(ctx context.Context, fn func(event.Event)) error {
 	defer stop()
 	var rec ringbuf.Record
 	next := time.Now().Add(t.cfg.RescanInterval)
+	timer := time.NewTimer(pollInterval)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		t.flushPending(fn)
 		// The kernel wakes the reader only when a quarter of the ring waits, so that a
-		// probe does not pay for a wakeup per record; the deadline reads the rest.
-		deadline := time.Now().Add(pollInterval)
-		if next.Before(deadline) {
-			deadline = next
-		}
-		t.reader.SetDeadline(deadline)
+		// probe does not pay for a wakeup per record; and Run never blocks in epoll: it
+		// reads what the ring holds, then sleeps on a Go timer until the next poll. A
+		// goroutine parked in a timed epoll_wait keeps the Go runtime's monitor thread
+		// waking thousands of times a second, which cost more than the agent's own work.
+		t.reader.SetDeadline(time.Now())
 		err := t.reader.ReadInto(&rec)
 		drained := false
 		switch {
@@ -51,11 +53,20 @@ func (t *Tracer) Run(ctx context.Context, fn func(event.Event)) error {
 		// Rescan once the ring is drained, so that the processes it finds come after
 		// the records already emitted; under a ring that never drains, a scan late by a
 		// whole interval runs anyway.
-		if now := time.Now(); !now.Before(next) && (drained || now.Sub(next) > t.cfg.RescanInterval) {
+		now := time.Now()
+		if !now.Before(next) && (drained || now.Sub(next) > t.cfg.RescanInterval) {
 			t.mu.Lock()
 			t.rescan()
 			t.mu.Unlock()
 			next = now.Add(t.cfg.RescanInterval)
+		}
+		if drained {
+			timer.Reset(min(pollInterval, max(next.Sub(now), time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				timer.Stop() // (Go 1.23 timers: nothing stale to drain)
+			case <-timer.C:
+			}
 		}
 	}
 }
