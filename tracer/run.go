@@ -19,10 +19,18 @@ const pollInterval = 100 * time.Millisecond
 // the ring) or the ring fails, calling fn for each in the order the kernel emitted them,
 // with the tracer's own events (processes found) in between. fn runs on Run's goroutine.
 func (t *Tracer) Run(ctx context.Context, fn func(event.Event)) error {
+	return t.RunIdle(ctx, fn, nil)
+}
+
+// RunIdle is Run that also calls idle, on the same goroutine, each time the ring has been
+// drained and at least once a poll interval while it never drains: a consumer that keeps
+// state (the correlator) moves its clock on there without a goroutine of its own.
+func (t *Tracer) RunIdle(ctx context.Context, fn func(event.Event), idle func()) error {
 	stop := context.AfterFunc(ctx, func() { t.reader.Flush() })
 	defer stop()
 	var rec ringbuf.Record
 	next := time.Now().Add(t.cfg.RescanInterval)
+	lastIdle := time.Now()
 	timer := time.NewTimer(pollInterval)
 	timer.Stop()
 	defer timer.Stop()
@@ -59,6 +67,10 @@ func (t *Tracer) Run(ctx context.Context, fn func(event.Event)) error {
 			t.rescan()
 			t.mu.Unlock()
 			next = now.Add(t.cfg.RescanInterval)
+		}
+		if idle != nil && (drained || now.Sub(lastIdle) >= pollInterval) {
+			idle()
+			lastIdle = now
 		}
 		if drained {
 			timer.Reset(min(pollInterval, max(next.Sub(now), time.Millisecond)))

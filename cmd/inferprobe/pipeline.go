@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -11,36 +10,24 @@ import (
 	"github.com/inferprobe/inferprobe/tracer/event"
 )
 
-// pipe runs the tracer into the correlator on one goroutine: events in ring order, and a
-// tick that moves stream time on when the server goes quiet. tap, if not nil, sees every
-// event first (the raw stream of record). onTick runs on the same goroutine after each
-// tick, so it may read the correlator.
+// pipe runs the tracer into the correlator on the tracer's own goroutine: events in ring
+// order, and at each idle point (the ring drained, or a poll interval passed) stream time
+// moves on to now, so a quiet server's requests still settle. tap, if not nil, sees every
+// event first (the raw stream of record). onTick runs after each idle point, on the same
+// goroutine, so it may read the correlator. No channel sits between the two: a hand-off
+// per event cost more than the correlation itself.
 func pipe(ctx context.Context, t *tracer.Tracer, c *correlate.Correlator, tap func(event.Event), onTick func()) error {
-	ch := make(chan event.Event, 4096)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- t.Run(ctx, func(e event.Event) { ch <- e })
-		close(ch)
-	}()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case e, ok := <-ch:
-			if !ok {
-				return <-errc
-			}
-			if tap != nil {
-				tap(e)
-			}
-			c.Feed(e)
-		case <-tick.C:
-			c.Advance(monotonicNS())
-			if onTick != nil {
-				onTick()
-			}
+	return t.RunIdle(ctx, func(e event.Event) {
+		if tap != nil {
+			tap(e)
 		}
-	}
+		c.Feed(e)
+	}, func() {
+		c.Advance(monotonicNS())
+		if onTick != nil {
+			onTick()
+		}
+	})
 }
 
 func monotonicNS() uint64 {
