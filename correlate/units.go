@@ -18,6 +18,7 @@ type proc struct {
 	pid, ppid uint32
 	comm      string
 	container string
+	cgroup    string
 	listen    []string
 	front     bool // accepted or served a connection, or was found listening
 	startNS   uint64
@@ -57,7 +58,7 @@ func (u *Units) Proc(e *event.Proc) {
 			p.comm = e.Comm
 		}
 		if e.Container != "" {
-			p.container = e.Container
+			p.container, p.cgroup = e.Container, e.Cgroup
 		}
 		if len(e.Listen) > 0 {
 			p.listen = e.Listen
@@ -71,7 +72,7 @@ func (u *Units) Proc(e *event.Proc) {
 		c := u.get(e.PID)
 		c.ppid = e.PPID
 		if parent != nil {
-			c.comm, c.container, c.unit = parent.comm, parent.container, parent.unit
+			c.comm, c.container, c.cgroup, c.unit = parent.comm, parent.container, parent.cgroup, parent.unit
 		}
 		c.startNS = e.TS
 	case event.ProcExit:
@@ -144,4 +145,16 @@ func (u *Units) StartNS(pid uint32) uint64 {
 		return p.startNS
 	}
 	return 0
+}
+
+// ContainerCgroups returns, per unit that runs in a container, the cgroup path of one of
+// its processes (for naming its pod).
+func (u *Units) ContainerCgroups() map[string]string {
+	out := map[string]string{}
+	for _, p := range u.procs {
+		if p.cgroup != "" {
+			out[u.Unit(p.pid)] = p.cgroup
+		}
+	}
+	return out
 }

@@ -43,6 +43,10 @@ func TestUnitsContainerAndServing(t *testing.T) {
 	if a, b := u.Unit(10), u.Unit(11); a != b || a != "container:0123456789ab" {
 		t.Fatalf("container units %q %q", a, b)
 	}
+	u.Proc(&event.Proc{Header: event.Header{PID: 12}, Op: event.ProcFound, PPID: 1, Comm: "x", Container: "fedcba9876543210", Cgroup: "/kubepods/pod1/fedcba9876543210"})
+	if cg := u.ContainerCgroups(); len(cg) != 1 || cg["container:fedcba987654"] != "/kubepods/pod1/fedcba9876543210" {
+		t.Fatalf("container cgroups %v", cg)
+	}
 	// Outside containers a process seen serving becomes its subtree's front end.
 	u.Proc(found(20, 1, "server"))
 	u.Proc(found(21, 20, "core"))

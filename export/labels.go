@@ -2,6 +2,7 @@ package export
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -62,4 +63,48 @@ func statusCode(s *int) string {
 		return ""
 	}
 	return strconv.Itoa(*s)
+}
+
+// PodLabels caches the Kubernetes names of serving units: Update runs on the correlator's
+// goroutine with each containerised unit's cgroup path, Labeler answers from the cache on
+// any goroutine. A unit not (yet) known has empty names.
+type PodLabels struct {
+	resolve func(cgroup string) (namespace, pod, container string, ok bool)
+	mu      sync.RWMutex
+	m       map[string][3]string
+	cgroup  map[string]string // the cgroup each entry was resolved from
+}
+
+// NewPodLabels returns an empty cache over resolve (k8s.Resolver.Labels, adapted).
+func NewPodLabels(resolve func(cgroup string) (namespace, pod, container string, ok bool)) *PodLabels {
+	return &PodLabels{resolve: resolve, m: map[string][3]string{}, cgroup: map[string]string{}}
+}
+
+// Update resolves the units whose cgroup is new (unit -> cgroup path).
+func (p *PodLabels) Update(units map[string]string) {
+	for unit, cg := range units {
+		p.mu.RLock()
+		same := p.cgroup[unit] == cg
+		p.mu.RUnlock()
+		if same {
+			continue
+		}
+		ns, pod, ctr, ok := p.resolve(cg)
+		if !ok {
+			continue // not in a pod, or its names are not readable yet: try again next time
+		}
+		p.mu.Lock()
+		p.m[unit], p.cgroup[unit] = [3]string{ns, pod, ctr}, cg
+		p.mu.Unlock()
+	}
+}
+
+// Labeler is the cache as a UnitLabeler.
+func (p *PodLabels) Labeler() UnitLabeler {
+	return func(unit string) (string, string, string) {
+		p.mu.RLock()
+		l := p.m[unit]
+		p.mu.RUnlock()
+		return l[0], l[1], l[2]
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/inferprobe/inferprobe/gpu"
 	"github.com/inferprobe/inferprobe/tracer"
 	"github.com/inferprobe/inferprobe/tracer/event"
+	"github.com/inferprobe/inferprobe/tracer/k8s"
 )
 
 func init() {
@@ -103,6 +104,7 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("web.listen-address", ":9477", "address to serve /metrics on")
 	path := fs.String("web.telemetry-path", "/metrics", "path of the metrics")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth); empty: plain HTTP")
+	podLogs := fs.String("path.pod-logs", "/var/log/pods", "the kubelet's pod logs directory, for the namespace, pod and container labels of units in pods")
 	var cf captureFlags
 	cf.register(fs)
 	var kf correlateFlags
@@ -135,8 +137,9 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	}
 	defer ln.Close()
 
-	metrics := export.NewMetrics(nil)
-	live := export.NewLive(nil, export.LiveOptions{})
+	pods := podLabels(*podLogs, log)
+	metrics := export.NewMetrics(pods.Labeler())
+	live := export.NewLive(pods.Labeler(), export.LiveOptions{})
 	corr, err := correlate.New(kf.options(), metrics)
 	if err != nil {
 		return err
@@ -164,7 +167,10 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	pipeErr := make(chan error, 1)
 	go func() {
 		pipeErr <- pipe(ctx, t, corr, func(e event.Event) { live.Observe(corr, e) },
-			func() { live.Publish(corr, corr.Now(), time.Now()) })
+			func() {
+				pods.Update(corr.Units().ContainerCgroups())
+				live.Publish(corr, corr.Now(), time.Now())
+			})
 	}()
 	// Whichever ends first (a signal ends both) stops the other.
 	var runErr, srvErr error
@@ -184,6 +190,20 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped: probes detached")
 	return runErr
+}
+
+// podLabels names units in Kubernetes pods from the node's pod log directories.
+func podLabels(dir string, log *slog.Logger) *export.PodLabels {
+	r := &k8s.Resolver{PodLogs: dir}
+	if _, err := os.Stat(dir); err == nil {
+		if err := r.Refresh(); err != nil {
+			log.Warn("pod names", "err", err)
+		}
+	}
+	return export.NewPodLabels(func(cg string) (string, string, string, bool) {
+		l, ok := r.Labels(cg)
+		return l.Namespace, l.Pod, l.Container, ok && l.Pod != ""
+	})
 }
 
 func agentMux(reg *prometheus.Registry, path string) *http.ServeMux {
