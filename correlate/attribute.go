@@ -22,7 +22,10 @@ import (
 type heldStep struct {
 	s     gpustep.UnitStep
 	batch int
-	final bool
+	// decodes counts the tokens it gave requests whose first token came from an earlier
+	// step (the rest of its batch got their first token from it).
+	decodes int
+	final   bool
 }
 
 type unitState struct {
@@ -36,11 +39,14 @@ type unitState struct {
 	served  bool                    // an outer request has been seen
 	waiting int
 	running int
-	firstNS uint64 // first outer request's arrival: the memory marker
+	firstNS uint64                   // first outer request's arrival: the memory marker
+	chunk   fcfs                     // chunked-prefill placement (Options.ChunkedPrefill)
+	order   map[*wire.Exchange]order // settled requests' place in the engine's order
 }
 
 func newUnitState(name string) *unitState {
-	return &unitState{name: name, open: map[*wire.Exchange]bool{}, inner: map[*wire.Exchange]bool{}, clients: map[uint16]int{}}
+	return &unitState{name: name, open: map[*wire.Exchange]bool{}, inner: map[*wire.Exchange]bool{}, clients: map[uint16]int{},
+		order: map[*wire.Exchange]order{}}
 }
 
 func (c *Correlator) arrived(x *wire.Exchange) {
@@ -132,18 +138,22 @@ func (c *Correlator) addUnitSteps(steps []gpustep.UnitStep) {
 // can still add to. all: the stream has ended.
 func (c *Correlator) finalize(u *unitState, all bool) {
 	settle := uint64(c.opt.Settle)
-	n := 0
-	for _, x := range u.pending {
-		if !all && x.EndNS+settle > c.now {
-			u.pending[n] = x
-			n++
-			continue
+	if c.opt.ChunkedPrefill {
+		c.finalizeInOrder(u, all)
+	} else {
+		n := 0
+		for _, x := range u.pending {
+			if !all && x.EndNS+settle > c.now {
+				u.pending[n] = x
+				n++
+				continue
+			}
+			c.sink.Request(c.request(u, x))
+			c.stats.Requests++
 		}
-		c.sink.Request(c.request(u, x))
-		c.stats.Requests++
+		clear(u.pending[n:])
+		u.pending = u.pending[:n]
 	}
-	clear(u.pending[n:])
-	u.pending = u.pending[:n]
 
 	// Steps ending before the earliest open or pending arrival are final.
 	horizon := ^uint64(0)
@@ -168,6 +178,7 @@ func (c *Correlator) finalize(u *unitState, all bool) {
 			break
 		}
 		h.final = true
+		u.sawStep(h.batch)
 		c.sink.Step(c.step(u, h))
 		c.stats.Steps++
 	}
@@ -181,6 +192,44 @@ func (c *Correlator) finalize(u *unitState, all bool) {
 		clear(u.steps[:drop])
 		u.steps = u.steps[drop:]
 	}
+}
+
+// finalizeInOrder emits settled requests in the engine's order (chunked.go: orderOf), each
+// once no request still open or settling arrived before the step of its first token, or
+// Options.OrderWait after its own end: its placement needs the requests ahead of it
+// placed and the decode counts of the steps before its first token complete.
+func (c *Correlator) finalizeInOrder(u *unitState, all bool) {
+	settle, wait := uint64(c.opt.Settle), uint64(c.opt.OrderWait)
+	oldest := ^uint64(0) // the earliest arrival of a request open or settling
+	for x := range u.open {
+		oldest = min(oldest, x.ArrivalNS)
+	}
+	var settled []*wire.Exchange
+	n := 0
+	for _, x := range u.pending {
+		if !all && x.EndNS+settle > c.now {
+			oldest = min(oldest, x.ArrivalNS)
+			u.pending[n] = x
+			n++
+			continue
+		}
+		if _, ok := u.order[x]; !ok {
+			u.order[x] = orderOf(u, x) // its steps are all in now
+		}
+		settled = append(settled, x)
+	}
+	sort.SliceStable(settled, func(i, j int) bool { return u.order[settled[i]].before(u.order[settled[j]]) })
+	for i, x := range settled {
+		if !all && u.order[x].ns >= oldest && x.EndNS+settle+wait > c.now {
+			n += copy(u.pending[n:], settled[i:]) // waits for those before it
+			break
+		}
+		delete(u.order, x)
+		c.sink.Request(c.request(u, x))
+		c.stats.Requests++
+	}
+	clear(u.pending[n:])
+	u.pending = u.pending[:n]
 }
 
 // before returns the index of the latest step of u ending at or before ts, or -1.

@@ -29,10 +29,23 @@ type Options struct {
 	// every step before it has been joined (default 500 ms, more than Join.Grace).
 	Settle time.Duration
 	// ChunkedPrefill: the engine splits long prompts over several steps (vLLM V1 always
-	// does; --enable-chunked-prefill elsewhere), so a request's prefill reaches back over
-	// the prefill-like steps that ran back-to-back before its first token since it arrived.
-	// Without it a prefill is the one step that produced the first token.
+	// does; --enable-chunked-prefill elsewhere), so a request's prefill starts in an
+	// earlier step than the one of its first token: where first-come-first-served
+	// scheduling put its first chunk (chunked.go). Requests are then finalized in the
+	// engine's order. Without it a prefill is the one step that produced the first token.
 	ChunkedPrefill bool
+	// MaxNumBatchedTokens is the engine's token budget per step (vLLM's
+	// --max-num-batched-tokens), when known: with ChunkedPrefill, placements are checked
+	// against the prompt lengths responses report in usage (0: unknown, not checked).
+	MaxNumBatchedTokens int
+	// MaxNumSeqs is the most requests the engine runs at once (vLLM's --max-num-seqs),
+	// when known: with ChunkedPrefill, no prefill starts in a step that held that many
+	// (0: the largest batch size once it has recurred, chunked.go).
+	MaxNumSeqs int
+	// OrderWait bounds, with ChunkedPrefill, how long after its end a request waits for
+	// the requests that arrived before its first token to end (default 60 s); past it,
+	// it is finalized with the decode counts known so far.
+	OrderWait time.Duration
 	// MaxHeldSteps bounds the steps a unit holds while long requests are open; past it
 	// the oldest are emitted with the batch size counted so far (default 20000).
 	MaxHeldSteps int
@@ -52,8 +65,8 @@ type Correlator struct {
 	tick  uint64
 	// closing: Close is flushing what is in flight.
 	closing bool
-	seq   uint64
-	stats Stats
+	seq     uint64
+	stats   Stats
 }
 
 // Stats counts what the correlator produced.
@@ -73,6 +86,13 @@ func New(opt Options, sink Sink) (*Correlator, error) {
 	}
 	if opt.MaxHeldSteps == 0 {
 		opt.MaxHeldSteps = 20000
+	}
+	if opt.OrderWait == 0 {
+		opt.OrderWait = time.Minute
+	}
+	if opt.MaxNumBatchedTokens < 0 || opt.MaxNumSeqs < 0 || opt.OrderWait < 0 {
+		return nil, fmt.Errorf("correlate: negative max-num-batched-tokens %d, max-num-seqs %d or order wait %v",
+			opt.MaxNumBatchedTokens, opt.MaxNumSeqs, opt.OrderWait)
 	}
 	c := &Correlator{opt: opt, sink: sink, units: NewUnits(), us: make(map[string]*unitState)}
 	var err error

@@ -57,4 +57,12 @@ type Step struct {
 
 func ptr[T any](v T) *T { return &v }
 
+// valueOr returns *p, or def when p is nil.
+func valueOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
 func seconds(ns uint64) float64 { return float64(ns) / 1e9 }

@@ -48,13 +48,8 @@ func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 	if x.EndNS >= x.ArrivalNS {
 		r.E2E = seconds(x.EndNS - x.ArrivalNS)
 	}
-	n := 0
-	switch {
-	case x.Usage.Has&wire.HasCompletion != 0:
-		n, r.TokensFrom = int(x.Usage.Completion), "usage"
-	case len(x.ContentWrites) > 0:
-		n, r.TokensFrom = x.ContentEvents, "events"
-	}
+	n, from := outputTokens(x)
+	r.TokensFrom = from
 	if r.TokensFrom != "" {
 		r.OutputTokens = ptr(n)
 	}
@@ -67,15 +62,23 @@ func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 	switch {
 	case len(x.ContentWrites) > 0:
 		first = x.ContentWrites[0]
-		last := -1
-		for i, w := range x.ContentWrites {
-			k := u.before(w)
-			if i == 0 {
-				prefill = k
+		ks := tokenSteps(u, x.ContentWrites)
+		prefill = ks[0]
+		for i, k := range ks {
+			if k < 0 || i > 0 && k == ks[i-1] {
+				continue
 			}
-			if k >= 0 && k != last {
-				u.steps[k].batch++
-				last = k
+			u.steps[k].batch++
+			if k != prefill {
+				u.steps[k].decodes++
+			}
+		}
+		if r.Class == ClassAborted {
+			// The engine kept generating for it until the abort reached it: it was in
+			// every step after its last token that started before the client left.
+			for j := ks[len(ks)-1] + 1; j < len(u.steps) && u.steps[j].s.StartNS < x.EndNS; j++ {
+				u.steps[j].batch++
+				u.steps[j].decodes++
 			}
 		}
 		if len(x.ContentWrites) > 1 {
@@ -84,17 +87,20 @@ func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 				r.ITL = append(r.ITL, seconds(x.ContentWrites[i]-x.ContentWrites[i-1]))
 			}
 		}
-	case !x.Stream && x.Status == 200 && n > 0:
-		// Non-streamed: its n tokens came from the last n steps before the response.
-		k := u.before(x.EndNS)
-		if k >= 0 && k-n+1 >= 0 && u.steps[k-n+1].s.StartNS >= x.ArrivalNS {
-			for j := k - n + 1; j <= k; j++ {
-				u.steps[j].batch++
-			}
-			prefill = k - n + 1
-			first = u.steps[prefill].s.EndNS
-			r.Estimated = true
+	default:
+		prefill = firstStep(u, x, n)
+		if prefill < 0 {
+			break
 		}
+		// Not streamed: its n tokens came from the n steps from its prefill step on.
+		for j := prefill; j < prefill+n; j++ {
+			u.steps[j].batch++
+			if j != prefill {
+				u.steps[j].decodes++
+			}
+		}
+		first = u.steps[prefill].s.EndNS
+		r.Estimated = true
 	}
 	if first != 0 {
 		r.FirstTokenNS = ptr(first)
@@ -110,7 +116,10 @@ func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 		}
 	}
 	if prefill >= 0 {
-		start := c.prefillStart(u, prefill, x.ArrivalNS)
+		start := u.steps[prefill].s.StartNS
+		if c.opt.ChunkedPrefill {
+			start = u.steps[c.chunkedStart(u, x, prefill, valueOr(r.PromptTokens, 0))].s.StartNS
+		}
 		r.PrefillStep = ptr(u.steps[prefill].s.ID)
 		if start >= x.ArrivalNS {
 			r.Queue = ptr(seconds(start - x.ArrivalNS))
@@ -121,26 +130,68 @@ func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 		if first >= start {
 			r.Prefill = ptr(seconds(first - start))
 		}
-	} else if first != 0 {
-		c.stats.Unattributed++
+	} else {
+		if first != 0 {
+			c.stats.Unattributed++
+		}
+		if c.opt.ChunkedPrefill && r.Class == ClassAborted {
+			c.chunkedSkip(u, x) // queued or prefilling until the abort
+		}
 	}
 	return r
 }
 
-// prefillStart is the start of the request's prefill: the start of its prefill step, or
-// with Options.ChunkedPrefill of the earliest of the prefill-like steps that run back-to-back
-// before it and began after the request arrived (its earlier chunks).
-func (c *Correlator) prefillStart(u *unitState, k int, arrival uint64) uint64 {
-	start := u.steps[k].s.StartNS
-	if !c.opt.ChunkedPrefill || u.steps[k].s.Kind != "prefill" {
-		return start
+// outputTokens is the count of a response's output tokens and where it comes from
+// ("usage" or "events"; "" when neither says).
+func outputTokens(x *wire.Exchange) (int, string) {
+	switch {
+	case x.Usage.Has&wire.HasCompletion != 0:
+		return int(x.Usage.Completion), "usage"
+	case len(x.ContentWrites) > 0:
+		return x.ContentEvents, "events"
 	}
-	for j := k - 1; j >= 0; j-- {
-		s := u.steps[j].s
-		if s.Kind != "prefill" || s.StartNS < arrival {
-			break
+	return 0, ""
+}
+
+// tokenSteps gives the index in u.steps of the step that produced the token(s) of each
+// content write (-1 for a write before every held step). A write carries the tokens of
+// the latest step that ended before it. When the front end fell behind and wrote the
+// tokens of two steps only after the second ended, both writes follow that step; the
+// request ran in the step before too (a running request gets a token every step), and
+// had written nothing after it, so the earlier write goes there. Walking back from the
+// last write, each write's step is at most the next write's step less one, unless that
+// would skip back past the step after the previous write's (a front end that writes a
+// step's tokens for a request in several writes, as with speculative decoding).
+func tokenSteps(u *unitState, writes []uint64) []int {
+	ks := make([]int, len(writes))
+	next := len(u.steps)
+	for i := len(writes) - 1; i >= 0; i-- {
+		k := u.before(writes[i])
+		if next-1 < k {
+			floor := 0
+			if i > 0 {
+				floor = u.before(writes[i-1]) + 1
+			}
+			k = max(next-1, min(floor, k))
 		}
-		start = s.StartNS
+		ks[i] = max(k, -1)
+		next = k
 	}
-	return start
+	return ks
+}
+
+// firstStep is the index in u.steps of the step that produced x's first token (-1 when
+// none): that of its first content write (tokenSteps), or, for a non-streamed response
+// of n tokens, the first of the last n steps that ended before it (one token per step
+// while it ran) when they all started after it arrived.
+func firstStep(u *unitState, x *wire.Exchange, n int) int {
+	switch {
+	case len(x.ContentWrites) > 0:
+		return tokenSteps(u, x.ContentWrites)[0]
+	case !x.Stream && x.Status == 200 && n > 0:
+		if k := u.before(x.EndNS) - n + 1; k >= 0 && u.steps[k].s.StartNS >= x.ArrivalNS {
+			return k
+		}
+	}
+	return -1
 }

@@ -63,5 +63,6 @@
 // # Multi-worker units
 //
 // Joiner groups the steps of the processes of one serving unit (tensor-parallel workers)
-// that overlap in time into UnitSteps; its doc says when a unit step is complete.
+// that overlap in time, or that trail the others' parts when a worker fell behind, into
+// UnitSteps; its doc says when a unit step is complete.
 package gpustep

@@ -45,8 +45,10 @@ type UnitStep struct {
 // Joiner joins the steps of a unit's worker processes into unit steps.
 //
 // Steps are added in the order they close. A step joins the open unit step of its unit
-// that it overlaps most (within Tolerance) and holds no step of its process yet; else it
-// starts one. A unit step is emitted when:
+// that it overlaps most (within Tolerance) and holds no step of its process yet; failing
+// that, the oldest open one that started before it and ended at most Grace before it
+// started (its worker fell behind the others: lagging); else it starts one. A unit step
+// is emitted when:
 //   - every worker of the unit expected (one whose latest step ended within Recent) has a
 //     part in it: the usual case, as soon as the last worker's step closes; for Grace after
 //     a unit's first step the worker set is being learnt and this rule waits;
@@ -134,6 +136,9 @@ func (j *Joiner) Add(s Step) []UnitStep {
 		}
 	}
 	if g == nil {
+		g = j.lagging(u, s)
+	}
+	if g == nil {
 		g = &group{start: s.StartNS, end: s.EndNS}
 		u.open = append(u.open, g)
 	}
@@ -143,6 +148,26 @@ func (j *Joiner) Add(s Step) []UnitStep {
 		out = j.close(u, slices.Index(u.open, g), now, out)
 	}
 	return out
+}
+
+// lagging returns the open unit step that s, overlapping none, belongs to when its worker
+// fell behind: tensor-parallel workers run the same steps in turn, so a worker's step that
+// starts after the others' parts of a unit step ended (within Grace) and looks like them
+// (the same kind, launches within a factor of two: every rank runs the same kernels) is
+// its part of the oldest open unit step it has no part in. Nil when there is none.
+func (j *Joiner) lagging(u *unitState, s Step) *group {
+	for _, o := range u.open { // in the order they opened; none holds a part of s's worker
+		if o.start <= s.StartNS && s.StartNS <= o.end+j.grace && alike(o.parts[0], s) {
+			return o
+		}
+	}
+	return nil
+}
+
+// alike reports whether two steps look like the same step on two ranks.
+func alike(a, b Step) bool {
+	na, nb := a.Launches+a.GraphLaunches, b.Launches+b.GraphLaunches
+	return a.Kind == b.Kind && na <= 2*nb && nb <= 2*na
 }
 
 // Flush emits the unit steps whose end is more than Grace before now (stream time).

@@ -191,3 +191,35 @@ func TestJoinerConfig(t *testing.T) {
 		t.Error("negative grace accepted")
 	}
 }
+
+// TestJoinerLaggingWorker: a worker that fell behind runs its part of a unit step after
+// the other worker's part ended (they do not overlap); it still joins that unit step, and
+// the next unit steps pair up as before. A step unlike the others' parts does not.
+func TestJoinerLaggingWorker(t *testing.T) {
+	j, err := NewJoiner(JoinConfig{Unit: unitOf, Grace: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []UnitStep
+	add := func(s Step) { got = append(got, j.Add(s)...) }
+	for k := uint64(0); k < 30; k++ { // learn the two workers
+		add(mkStep(100, k*20*ms, k*20*ms+16*ms, KindDecode, 0))
+		add(mkStep(101, k*20*ms+10*us, k*20*ms+16*ms+20*us, KindDecode, 0))
+	}
+	n := len(got)
+	t0 := uint64(600 * ms)
+	add(mkStep(101, t0, t0+16*ms, KindPrefill, 128))       // B on time
+	add(mkStep(100, t0+27*ms, t0+43*ms, KindPrefill, 128)) // A 11 ms after B's part ended
+	add(mkStep(101, t0+45*ms, t0+61*ms, KindDecode, 0))
+	add(mkStep(100, t0+45*ms+10*us, t0+61*ms+20*us, KindDecode, 0))
+	// B's next part is a prefill again; A runs a lone decode-shaped step first: unlike.
+	add(mkStep(101, t0+62*ms, t0+70*ms, KindPrefill, 128))
+	add(mkStep(100, t0+75*ms, t0+76*ms, KindDecode, 0))
+	got = append(got, j.Close()...)
+	checkUnits(t, got[n:], []wantUnit{
+		{t0, t0 + 43*ms, []uint32{100, 101}, true, int64(3980 * us), KindPrefill, 256},
+		{t0 + 45*ms, t0 + 61*ms + 20*us, []uint32{100, 101}, true, int64(2 * ms), KindDecode, 2},
+		{t0 + 62*ms, t0 + 70*ms, []uint32{101}, false, int64(980 * us), KindPrefill, 128},
+		{t0 + 75*ms, t0 + 76*ms, []uint32{100}, false, int64(5 * ms), KindDecode, 1},
+	})
+}

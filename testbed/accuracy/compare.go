@@ -109,9 +109,14 @@ func Compare(reqs []correlate.Request, steps []correlate.Step, treqs []truth.Req
 const GeneratedPrefix = "inferprobe-"
 
 // matchAnonymous pairs the truth requests whose id no record has (a 429 or a 400
-// carries no response id) with the records whose id inferprobe generated, by arrival
-// time: both sorted by arrival, each truth request takes the next unused record that
-// arrived within 2 ms of it. It returns the record per truth index.
+// carries no response id) with the records whose id inferprobe generated: each truth
+// request, in arrival order, takes the unused record nearest to it in arrival and end
+// (the sum of both distances, and a status that differs counts as far), among those
+// that arrived at most AnonWindow before it and not after it. The truth stamps its
+// arrival right after the read(2) returned and inferprobe at the read's return in the
+// kernel, so a record never arrives after its truth, and arrives before it by however
+// long the server's thread took to get back to user space (milliseconds on a loaded
+// machine). It returns the record per truth index.
 func matchAnonymous(reqs []correlate.Request, treqs []truth.Request, byID map[string][]*correlate.Request) map[int]*correlate.Request {
 	var anon []*correlate.Request
 	for i := range reqs {
@@ -128,19 +133,38 @@ func matchAnonymous(reqs []correlate.Request, treqs []truth.Request, byID map[st
 	sort.Slice(anon, func(a, b int) bool { return anon[a].ArrivalNS < anon[b].ArrivalNS })
 	sort.Slice(want, func(a, b int) bool { return treqs[want[a]].ArrivalNS < treqs[want[b]].ArrivalNS })
 	out := map[int]*correlate.Request{}
-	j := 0
+	used := make([]bool, len(anon))
 	for _, i := range want {
-		ts := treqs[i].ArrivalNS
-		for j < len(anon) && anon[j].ArrivalNS+2e6 < ts {
-			j++ // too early for this and every later truth request
+		t := &treqs[i]
+		lo := sort.Search(len(anon), func(j int) bool { return anon[j].ArrivalNS+AnonWindow >= t.ArrivalNS })
+		best, bestCost := -1, uint64(0)
+		for j := lo; j < len(anon) && anon[j].ArrivalNS <= t.ArrivalNS+anonSlack; j++ {
+			if used[j] {
+				continue
+			}
+			cost := absDiff(anon[j].ArrivalNS, t.ArrivalNS) + absDiff(anon[j].EndNS, t.EndNS)
+			if anon[j].Status == nil || *anon[j].Status != t.Status {
+				cost += 2 * AnonWindow
+			}
+			if best < 0 || cost < bestCost {
+				best, bestCost = j, cost
+			}
 		}
-		if j < len(anon) && absDiff(anon[j].ArrivalNS, ts) <= 2e6 {
-			out[i] = anon[j]
-			j++
+		if best >= 0 {
+			used[best] = true
+			out[i] = anon[best]
 		}
 	}
 	return out
 }
+
+// AnonWindow is how long before its truth's arrival a record without a response id may
+// have arrived and still match it (matchAnonymous).
+const AnonWindow = 10_000_000
+
+// anonSlack allows a record to arrive this much after its truth (clock reads differ by
+// that much at most: both are CLOCK_MONOTONIC).
+const anonSlack = 100_000
 
 func withID(t *truth.Request, id string) *truth.Request {
 	c := *t

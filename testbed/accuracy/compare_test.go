@@ -61,3 +61,39 @@ func TestCompare(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+// TestMatchAnonymous: records without a response id pair with their truth by arrival
+// and end, though the truth's stamps trail the syscalls by milliseconds.
+func TestMatchAnonymous(t *testing.T) {
+	const ms = 1_000_000
+	treqs := []truth.Request{
+		// Stamped 3 ms after the read that inferprobe saw at 10 ms (a thread that got
+		// back late): the old 2 ms window missed it.
+		{ID: "req-a", Status: 429, Class: "rate_limited", ArrivalNS: 13 * ms, EndNS: 13*ms + 300_000},
+		// Arrived 1 ms after a's read: nearer a's truth arrival than a's record is, but
+		// its end tells them apart.
+		{ID: "req-b", Status: 400, Class: "context_length", ArrivalNS: 11*ms + 20_000, EndNS: 15 * ms},
+		{ID: "req-c", Status: 429, Class: "rate_limited", ArrivalNS: 40 * ms, EndNS: 40*ms + 100_000},
+	}
+	reqs := []correlate.Request{
+		{ID: "inferprobe-1", Status: p(429), Class: "rate_limited", ArrivalNS: 10 * ms, EndNS: 13*ms + 290_000},
+		{ID: "inferprobe-2", Status: p(400), Class: "context_length", ArrivalNS: 11 * ms, EndNS: 15*ms - 5_000},
+		// c's record came 12 ms before it: too early to be its.
+		{ID: "inferprobe-3", Status: p(429), Class: "rate_limited", ArrivalNS: 28 * ms, EndNS: 28*ms + 100_000},
+	}
+	byID := map[string][]*correlate.Request{}
+	got := matchAnonymous(reqs, treqs, byID)
+	want := map[int]string{0: "inferprobe-1", 1: "inferprobe-2"}
+	if len(got) != len(want) {
+		t.Fatalf("matched %d, want %d: %v", len(got), len(want), got)
+	}
+	for i, id := range want {
+		if got[i] == nil || got[i].ID != id {
+			t.Errorf("truth %s matched %v, want %s", treqs[i].ID, got[i], id)
+		}
+	}
+	r := Compare(reqs, nil, treqs, nil)
+	if r.Found != 2 || r.Missing != 1 || r.Extra != 1 || len(r.StatusWrong) != 0 {
+		t.Fatalf("report %+v", r)
+	}
+}

@@ -233,3 +233,66 @@ func TestExpectContinueAndPipelining(t *testing.T) {
 		t.Fatalf("truth %+v", reqs)
 	}
 }
+
+// TestTruthFollowsEachWrite: with many streams in flight, each token's truth time is
+// that of its own write: uvloop flushes every connection's writes together at the end
+// of a batch of callbacks, and a time taken in a callback after that flush trailed the
+// write by the other connections' writes and whatever the loop ran first, so clients
+// had tokens before their truth times. The client's receipt of a token follows its
+// write, and so must the truth (within clock-read slack).
+func TestTruthFollowsEachWrite(t *testing.T) {
+	a := startApp(t, 1024, "--tick", "5ms")
+	const streams, tokens = 24, 12
+	recv := make([][]uint64, streams)
+	ids := make([]string, streams)
+	done := make(chan int)
+	for i := 0; i < streams; i++ {
+		go func(i int) {
+			defer func() { done <- i }()
+			resp, err := http.Post(a.url+"/v1/completions", "application/json",
+				strings.NewReader(fmt.Sprintf(`{"prompt":"a b c","max_tokens":%d,"stream":true}`, tokens)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				d, ok := strings.CutPrefix(sc.Text(), "data: ")
+				if !ok || d == "[DONE]" {
+					continue
+				}
+				recv[i] = append(recv[i], truth.Now())
+				if ids[i] == "" {
+					ids[i] = parse(t, d).ID
+				}
+			}
+		}(i)
+	}
+	for i := 0; i < streams; i++ {
+		<-done
+	}
+	byID := map[string]truth.Request{}
+	for _, r := range a.stop(t) {
+		byID[r.ID] = r
+	}
+	n, late := 0, 0
+	for i, id := range ids {
+		r, ok := byID[id]
+		if !ok || len(r.TokenNS) != tokens || len(recv[i]) != tokens {
+			t.Fatalf("stream %d (%s): truth %+v, %d tokens received", i, id, r, len(recv[i]))
+		}
+		for k, ts := range r.TokenNS {
+			n++
+			if ts > recv[i][k]+50_000 {
+				late++
+			}
+		}
+		if r.EndNS != r.TokenNS[tokens-1] {
+			t.Errorf("stream %d: end %d is not its last token's write %d (they leave together)", i, r.EndNS, r.TokenNS[tokens-1])
+		}
+	}
+	if late > n/50 {
+		t.Errorf("%d of %d token times trail the client's receipt", late, n)
+	}
+}

@@ -8,10 +8,19 @@ ground-truth request lines as the Go front end (testbed/truth): arrival is taken
 protocol's data_received (right after uvloop's read), each token's time right after the
 write that carried its chunk. uvloop does not write on transport.write(): it queues the
 bytes and flushes every queued stream with one write/writev at the end of the current
-batch of ready callbacks (so the headers, the chat role chunk and the first token leave
-in one writev, as do the last token, [DONE] and the terminating chunk). A callback
-queued right after a send therefore runs after that flush: after_flush() takes the time
-there.
+batch of ready callbacks, so a response's pieces sent together leave together. A time
+taken in a later callback is late by the writes of every other connection in that flush
+and by whatever the loop runs before that callback (measured: the client had the first
+token before such a stamp for 201 of 431 streams, by up to 4 ms). So each connection's
+transport is wrapped (Writer): the pieces of one response event are held and handed to
+uvloop together, with its write buffer limit at zero so that uvloop's own fast path
+makes the write(2)/writev(2) right there, and the time is taken as it returns. The
+pieces still leave as they would under uvloop (headers, the chat role chunk and the
+first token in one writev; the last token, the usage chunk, [DONE] and the terminating
+chunk in one), each stamped by its own syscall. A thread preempted on its way back from
+the syscall reads the clock late: the time it spent waiting to run (the kernel's
+per-thread run-queue time) is taken off. A client's close is stamped in eof_received,
+right after the read that saw it.
 
 Run with Debian's /usr/bin/python3 (python3-fastapi, python3-uvicorn, python3-uvloop):
     app.py --host H --port P --model M --max-model-len N [--truth FILE]
@@ -22,6 +31,7 @@ It prints "testbed serving http://HOST:PORT pid=PID" on stdout once the core is 
 import argparse
 import asyncio
 import ctypes
+import gc
 import json
 import os
 import secrets
@@ -44,22 +54,130 @@ def now_ns():
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
-def _stamp(fut):
-    if not fut.done():
-        fut.set_result(now_ns())
+def _open_schedstat():
+    try:
+        fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        os.pread(fd, 128, 0)
+        return fd
+    except OSError:  # a kernel without CONFIG_SCHED_INFO
+        return None
 
 
-def after_flush():
-    """A future holding the time right after uvloop flushed the writes queued so far (the
-    first ready callback queued now runs after this batch's flush)."""
-    loop = asyncio.get_running_loop()
-    fut = loop.create_future()
-    loop.call_soon(_stamp, fut)
-    return fut
+_SCHEDSTAT = None
+
+
+def runqueue_ns():
+    """The time the calling thread has spent runnable but not running (the second field
+    of /proc/thread-self/schedstat, which the kernel updates as the thread gets a CPU
+    back): its growth across a syscall and the clock read after it is how long the thread
+    was preempted in between, and the truth leaves it out (measured on this machine: a
+    stamp later than the syscall by more than 0.5 ms had the thread waiting on a run queue
+    for as long, 7 of 9 cases, to within 0.25 ms). 0 when the kernel does not say. Only the
+    event loop's thread calls it."""
+    global _SCHEDSTAT
+    if _SCHEDSTAT is None:
+        fd = _open_schedstat()
+        _SCHEDSTAT = -1 if fd is None else fd
+    if _SCHEDSTAT < 0:
+        return 0
+    return int(os.pread(_SCHEDSTAT, 128, 0).split()[1])
+
+
+class Writer:
+    """A connection's transport as uvicorn and the app see it. Writes pass through to
+    uvloop's transport unchanged, except between hold() and flush(): those are gathered
+    and flush() hands them to uvloop in one writelines() with the write buffer limit at
+    zero, so that uvloop writes them right away (one write(2), or one writev(2) for
+    several pieces: its fast path) instead of at the end of the loop's batch, and returns
+    the time right after. Everything else (reads, flow control, close) is the
+    transport's."""
+
+    def __init__(self, transport):
+        self._t = transport
+        self._held = None
+        self._flushed_ns = None  # the time of a flush that close() made
+
+    def __getattr__(self, name):
+        return getattr(self._t, name)
+
+    def write(self, data):
+        if self._held is None:
+            self._t.write(data)
+        elif data:
+            self._held.append(bytes(data))
+
+    def writelines(self, bufs):
+        for b in bufs:
+            self.write(b)
+
+    def hold(self):
+        """Gather writes until flush()."""
+        if self._held is None:
+            self._held = []
+            self._flushed_ns = None
+
+    def flush(self):
+        """Writes what was held now and returns the time right after the syscall, or None
+        when uvloop could not write it all then (the peer is slow to read, or the
+        connection is closing: uvloop buffers the rest or drops it)."""
+        held, self._held = self._held, None
+        if not held:
+            return self._flushed_ns
+        t = self._t
+        if t.is_closing():
+            return None
+        low, high = t.get_write_buffer_limits()
+        t.set_write_buffer_limits(high=0, low=0)
+        collecting = gc.isenabled()
+        gc.disable()  # no collection between the syscall and the time taken after it
+        try:
+            w0 = runqueue_ns()
+            before = now_ns()
+            t.writelines(held)
+            ts = now_ns()
+            # Less the time the thread then waited to run again (preempted on its way
+            # back from the kernel), but never before the call.
+            ts = max(ts - (runqueue_ns() - w0), before)
+        finally:
+            if collecting:
+                gc.enable()
+            if not t.is_closing():
+                t.set_write_buffer_limits(high=high, low=low)
+        return ts if t.get_write_buffer_size() == 0 else None
+
+    def close(self):
+        if self._held:
+            self._flushed_ns = self.flush()
+        self._t.close()
+
+    def write_eof(self):
+        if self._held:
+            self._flushed_ns = self.flush()
+        self._t.write_eof()
+
+
+async def written(writer):
+    """Flushes what the writer holds and returns the time of the write: right after its
+    syscall, or, when uvloop had to buffer some of it, once its buffer has drained."""
+    ts = writer.flush()
+    while ts is None:
+        if writer.is_closing() or writer.get_write_buffer_size() == 0:
+            return now_ns()
+        await asyncio.sleep(0)
+    return ts
+
+
+def hold(scope):
+    """Starts gathering the writes of the request's connection (Writer.hold) and returns
+    its writer."""
+    wr = scope[WRITER_KEY]
+    wr.hold()
+    return wr
 
 
 ARRIVAL_KEY = "inferprobe.arrival_ns"
 CYCLE_KEY = "inferprobe.cycle"
+WRITER_KEY = "inferprobe.writer"
 
 
 class TimedH11Protocol(H11Protocol):
@@ -72,6 +190,9 @@ class TimedH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self._mark = None  # the read that began the next request, not yet parsed
         self._last = 0
+
+    def connection_made(self, transport):
+        super().connection_made(Writer(transport))
 
     def data_received(self, data):
         t = now_ns()
@@ -86,11 +207,18 @@ class TimedH11Protocol(H11Protocol):
         if self.scope is not None and self.scope is not before:
             self.scope[ARRIVAL_KEY] = self._mark if self._mark is not None else self._last
             self.scope[CYCLE_KEY] = self.cycle
+            self.scope[WRITER_KEY] = self.transport
             self._mark = None
+
+    def eof_received(self):
+        # uvloop calls this right after the read that returned end of file; it closes
+        # the transport after, and connection_lost runs in a later batch of callbacks.
+        self._eof = now_ns()
+        return super().eof_received()
 
     def connection_lost(self, exc):
         if self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.inferprobe_gone_ns = now_ns()
+            self.cycle.inferprobe_gone_ns = getattr(self, "_eof", None) or now_ns()
         super().connection_lost(exc)
 
 
@@ -428,9 +556,10 @@ class Whole(Timed):
         headers = [(b"content-length", str(len(self.body)).encode())]
         if self.ctype:
             headers.append((b"content-type", self.ctype))
+        wr = hold(scope)
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
-        self.rec["end_ns"] = await after_flush()
+        self.rec["end_ns"] = await written(wr)
         gone = self.gone(scope)
         if gone is not None:  # uvicorn dropped the response: nothing reached the client
             self.rec["end_ns"] = gone
@@ -463,7 +592,7 @@ class Stream(Timed):
 
     async def __call__(self, scope, receive, send):
         try:
-            await self.run(send)
+            await self.run(scope, send)
         finally:
             self.work.close()
 
@@ -471,8 +600,12 @@ class Stream(Timed):
         self.rec["end_ns"] = self.work.gone_ns()
         self.finish(200, cls="aborted")
 
-    async def run(self, send):
+    async def run(self, scope, send):
         w, rec = self.work, self.rec
+        # The head (and the chat role chunk) leave with the first token or error, as they
+        # do under uvloop when sent in one batch; the last token with the usage chunk,
+        # [DONE] and the terminating chunk.
+        wr = hold(scope)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream; charset=utf-8")]})
         rec["status"] = 200
@@ -481,6 +614,7 @@ class Stream(Timed):
         ev = self.first
         while True:
             if ev == GONE or w.is_gone():
+                await written(wr)  # nothing held reaches a client that is gone
                 w.abort()
                 return self.aborted()
             if ev[0] != "token":
@@ -488,7 +622,7 @@ class Stream(Timed):
                 await send({"type": "http.response.body", "more_body": True,
                             "body": sse({"error": error_obj(ev[1] or 500, msg)})})
                 await send({"type": "http.response.body", "body": DONE, "more_body": False})
-                rec["end_ns"] = await after_flush()
+                rec["end_ns"] = await written(wr)
                 if w.is_gone():
                     return self.aborted()
                 return self.finish(200, msg, cls="server_error")
@@ -497,7 +631,12 @@ class Stream(Timed):
             reason = t.get("reason") if finished else None
             await send({"type": "http.response.body", "body": w.chunks.token(t.get("text", ""), reason),
                         "more_body": True})
-            ts = await after_flush()
+            if finished:
+                if w.chunks.usage:
+                    await send({"type": "http.response.body", "more_body": True,
+                                "body": w.chunks.usage_chunk(rec["prompt_tokens"], rec["completion_tokens"] + 1)})
+                await send({"type": "http.response.body", "body": DONE, "more_body": False})
+            ts = await written(wr)
             if w.is_gone():  # the client went before (or at) the write
                 if not finished:
                     w.abort()
@@ -507,15 +646,10 @@ class Stream(Timed):
             rec.setdefault("first_token_ns", ts)
             if finished:
                 rec["finish_reason"] = reason
-                if w.chunks.usage:
-                    await send({"type": "http.response.body", "more_body": True,
-                                "body": w.chunks.usage_chunk(rec["prompt_tokens"], rec["completion_tokens"])})
-                await send({"type": "http.response.body", "body": DONE, "more_body": False})
-                rec["end_ns"] = await after_flush()
-                if w.is_gone():
-                    return self.aborted()
+                rec["end_ns"] = ts
                 return self.finish(200)
             ev = await w.next()
+            wr = hold(scope)
 
 
 GONE = "gone"
@@ -669,6 +803,11 @@ def build_app(model, max_model_len, truth_path, testbed, core_args):
     @app.on_event("startup")
     async def startup():
         await st.core.start()
+        # What exists now lives as long as the server: keep it out of the collector's
+        # generations, so that a collection (which may run between a syscall and the
+        # truth time taken after it) stays short.
+        gc.collect()
+        gc.freeze()
         host, port = st.sock.getsockname()[:2]
         if ":" in host:
             host = f"[{host}]"
