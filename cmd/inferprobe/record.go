@@ -26,21 +26,29 @@ func init() {
 // correlateFlags are the correlator's knobs, shared by record, replay, agent and top.
 type correlateFlags struct {
 	chunked    bool
+	budget     int
+	seqs       int
 	stallAfter time.Duration
 }
 
 func (c *correlateFlags) register(fs interface {
 	BoolVar(*bool, string, bool, string)
+	IntVar(*int, string, int, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
 }) {
 	fs.BoolVar(&c.chunked, "correlate.chunked-prefill", false,
-		"the engine splits long prompts over several steps (vLLM V1 does): a prefill reaches back over the prefill steps before its first token")
+		"the engine splits long prompts over several steps (vLLM V1 does): prefills are placed in the engine's first-come order")
+	fs.IntVar(&c.budget, "correlate.max-num-batched-tokens", 0,
+		"the engine's token budget per step, if known (vLLM's --max-num-batched-tokens): sharpens chunked-prefill placement")
+	fs.IntVar(&c.seqs, "correlate.max-num-seqs", 0,
+		"the most requests the engine runs at once, if known (vLLM's --max-num-seqs; 0: learnt from the batch sizes)")
 	fs.DurationVar(&c.stallAfter, "correlate.stall-after", gpustep.DefaultStallAfter,
 		"a blocking wait on the GPU in flight this long is a stall (a stuck GPU)")
 }
 
 func (c *correlateFlags) options() correlate.Options {
-	return correlate.Options{ChunkedPrefill: c.chunked, GPU: gpustep.Config{StallAfter: c.stallAfter}}
+	return correlate.Options{ChunkedPrefill: c.chunked, MaxNumBatchedTokens: c.budget, MaxNumSeqs: c.seqs,
+		GPU: gpustep.Config{StallAfter: c.stallAfter}}
 }
 
 func runRecord(args []string, stdout, stderr io.Writer) error {

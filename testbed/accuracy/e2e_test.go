@@ -24,11 +24,13 @@ type Mode struct {
 	Name    string
 	Engine  []string // testbed engine flags
 	Chunked bool     // inferprobe's --correlate.chunked-prefill
+	Record  []string // more inferprobe record flags (what a user knows of the engine's config)
 }
 
 // Modes are the modes; chunked prefill is on in the first one.
 var Modes = []Mode{
-	{Name: "procs1-chunked", Engine: []string{"--procs", "1", "--enable-chunked-prefill", "--max-num-batched-tokens", "384"}, Chunked: true},
+	{Name: "procs1-chunked", Engine: []string{"--procs", "1", "--enable-chunked-prefill", "--max-num-batched-tokens", "384"}, Chunked: true,
+		Record: []string{"--correlate.max-num-batched-tokens", "384", "--correlate.max-num-seqs", "32"}},
 	{Name: "procs2", Engine: []string{"--procs", "2"}},
 	{Name: "workers2", Engine: []string{"--procs", "2", "--workers", "2"}},
 	{Name: "uvicorn", Engine: []string{"--frontend", "uvicorn"}},
@@ -123,8 +125,9 @@ func RunMode(t *testing.T, m Mode, n int) *Report {
 	waitHealthy(t, url, 30*time.Second)
 
 	// Attach to the running server: the point of the tool.
-	rec := batchCommand(context.Background(), filepath.Join(bins, "inferprobe"), "record", "--pid", fmt.Sprint(eng.Process.Pid), "--out", recDir,
-		fmt.Sprintf("--correlate.chunked-prefill=%v", m.Chunked), "--capture.payload-bytes", "4096")
+	recArgs := append([]string{"record", "--pid", fmt.Sprint(eng.Process.Pid), "--out", recDir,
+		fmt.Sprintf("--correlate.chunked-prefill=%v", m.Chunked), "--capture.payload-bytes", "4096"}, m.Record...)
+	rec := batchCommand(context.Background(), filepath.Join(bins, "inferprobe"), recArgs...)
 	rec.Stdout = os.Stderr
 	stderr, err := rec.StderrPipe()
 	if err != nil {

@@ -229,8 +229,10 @@ func TestHardStop(t *testing.T) {
 	if d := time.Since(start); d < 300*time.Millisecond || d > 600*time.Millisecond {
 		t.Fatalf("run took %v", d)
 	}
-	// Two slots: the first two time out at 300ms, the next ones are cut off at the stop.
-	if sum.Requests+sum.Unsent != 10 || sum.Requests < 2 || sum.Unsent < 1 || sum.ClientErrs != sum.Requests || sum.ByClass[truth.ClassAborted] != sum.Requests {
+	// Two slots: the first two time out at 300ms; the rest are sent then and cut off at the
+	// stop, or never sent if the stop comes first (which of the two depends on the
+	// scheduler): every request is accounted for and none answered.
+	if sum.Requests+sum.Unsent != 10 || sum.Requests < 2 || sum.ClientErrs != sum.Requests || sum.ByClass[truth.ClassAborted] != sum.Requests {
 		t.Fatalf("summary %v", sum)
 	}
 }
