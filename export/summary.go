@@ -165,9 +165,13 @@ func mean(v []float64) float64 {
 	return t / float64(len(v))
 }
 
-func counts(m map[string]int) string {
+func counts(m map[string]int) string { return formatCounts(m, "-", "%s=%d", " ") }
+
+// formatCounts lists m's entries by key, each formatted with item (a %s and a %d),
+// joined by sep; none when m is empty.
+func formatCounts(m map[string]int, none, item, sep string) string {
 	if len(m) == 0 {
-		return "-"
+		return none
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -176,7 +180,7 @@ func counts(m map[string]int) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+		parts[i] = fmt.Sprintf(item, k, m[k])
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, sep)
 }

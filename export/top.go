@@ -3,7 +3,6 @@ package export
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -181,21 +180,7 @@ func waitText(d time.Duration) string {
 	return d.Round(100 * time.Microsecond).String()
 }
 
-func errorList(m map[string]int) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
+func errorList(m map[string]int) string { return formatCounts(m, "none", "%s %d", ", ") }
 
 func memPair(used, total *uint64) string {
 	g := func(v *uint64) string {

@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -150,7 +148,7 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	}
 	defer t.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := runContext(0)
 	defer stop()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics, export.NewLiveCollector(live), export.NewAgentCollector(agentStats(t)),

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +32,17 @@ func pipe(ctx context.Context, t *tracer.Tracer, c *correlate.Correlator, tap fu
 			onTick()
 		}
 	})
+}
+
+// runContext is a command's lifetime: until SIGINT or SIGTERM, or d when d > 0. stop
+// releases it (and stops the signal handling).
+func runContext(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if d <= 0 {
+		return ctx, stopSignals
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() { cancel(); stopSignals() }
 }
 
 func monotonicNS() uint64 {

@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/inferprobe/inferprobe/correlate"
@@ -112,13 +110,8 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	}
 	defer t.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := runContext(*duration)
 	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
 	gpuDone := recordGPU(ctx, &gf, *out, log)
 	log.Info("recording", "out", *out, "duration", *duration)
 	runErr := pipe(ctx, t, corr, tap, nil)
