@@ -84,6 +84,9 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	var lastEvents uint64
 	view := func(now time.Time) export.TopView {
 		v := export.TopView{Time: now, Window: *window, Notes: notes}
+		if !tty {
+			notes = nil // a pipe or a log gets each note once; a terminal keeps it on screen
+		}
 		sn := corr.Now()
 		v.Units = win.Units(sn, corr.Snapshot(sn))
 		if st, err := t.Stats(); err == nil {
