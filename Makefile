@@ -51,8 +51,9 @@ demo: deps build
 # Accuracy of the reconstruction against the testbed's ground truth, per testbed mode:
 # a table of absolute errors (P50/P95/P99) per figure.
 accuracy: deps build
-	$(GO) test -count=1 -v -run '^TestAccuracy$$' -timeout 10m ./testbed/accuracy 2>&1 | \
-		grep -v '^record: \|^testbed serving' | sed -n '/e2e_test.go/,/^    ---\|^=== /p'
+	$(GO) test -count=1 -v -run '^TestAccuracy$$' -timeout 10m ./testbed/accuracy >$(BIN)/accuracy.log 2>&1; \
+	status=$$?; grep -v '^record: \|^testbed serving' $(BIN)/accuracy.log | \
+		sed -n '/e2e_test.go/,/^    ---\|^=== /p;/^--- \|^ok\|^FAIL/p'; exit $$status
 
 deps:
 	./.ci/deps
