@@ -26,6 +26,13 @@ type promServer struct {
 // second, with its storage in a temporary directory and the extra flags. Without one it returns nil and why.
 func startPrometheus(t *testing.T, target string, flags ...string) (*promServer, string) {
 	t.Helper()
+	return startPrometheusRules(t, target, "", flags...)
+}
+
+// startPrometheusRules is startPrometheus evaluating the rules file (none when empty)
+// every second.
+func startPrometheusRules(t *testing.T, target, rules string, flags ...string) (*promServer, string) {
+	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		return nil, "prometheus not installed (apt-get install prometheus): " + err.Error()
@@ -41,6 +48,9 @@ scrape_configs:
     static_configs:
       - targets: ['%s']
 `, target)
+	if rules != "" {
+		cfg += fmt.Sprintf("rule_files: ['%s']\n", rules)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
