@@ -6,7 +6,7 @@ type connState uint8
 
 const (
 	cNew     connState = iota // nothing seen yet
-	cProbing                  // joined mid-stream: waiting for a fragment that starts a message
+	cProbing                  // joined mid-stream: waiting, however long, for a fragment that starts a message
 	cHTTP                     // HTTP/1.x: parsers run
 	cIgnored                  // not HTTP, or over: fragments cost a map lookup
 )
@@ -21,7 +21,8 @@ type conn struct {
 	lport  uint16
 	rport  uint16
 	last   uint64
-	probes int
+	pid    uint32 // the process of the latest fragment
+	proto  Proto  // what an ignored connection carried
 	held   []frag // first fragments too short to decide on
 	// lineStart is the fragment that brought the first byte of a request line that is
 	// not complete yet (its Fragment part is not kept).

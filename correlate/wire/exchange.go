@@ -74,8 +74,14 @@ type Exchange struct {
 
 	Method string
 	Path   string
-	// ArrivalNS is the TS of the read (client side: the write) that brought the request line.
+	// ArrivalNS is the TS of the read (client side: the write) that brought the request line;
+	// 0 for a partial exchange.
 	ArrivalNS uint64
+	// Partial: the exchange was in flight when its connection was first seen (the tracer
+	// attached in the middle of its response), so its request, arrival and head are
+	// unknown; JoinedNS is the TS of the first fragment of it that was seen.
+	Partial  bool
+	JoinedNS uint64
 	// RequestEndNS is the TS of the fragment that completed the request body (0 if lost).
 	RequestEndNS uint64
 	// Stream: the request asked for a stream ("stream": true, TGI's /generate_stream), or
@@ -113,6 +119,15 @@ type Exchange struct {
 	doneNS uint64 // the write with [DONE]
 	lastNS uint64 // the last write of the response
 	ended  bool
+}
+
+// SinceNS is when the exchange is known to have been open: its arrival, or for a partial
+// exchange the first fragment seen of it.
+func (x *Exchange) SinceNS() uint64 {
+	if x.Partial {
+		return x.JoinedNS
+	}
+	return x.ArrivalNS
 }
 
 // Responded reports whether a final response head was seen.

@@ -77,6 +77,13 @@ func (p *RequestParser) Feed(f Fragment) ([]ReqEvent, error) {
 	return p.evs, p.err
 }
 
+// Resync makes the parser wait for a fragment that starts with a request line: the
+// connection was met in the middle of a message.
+func (p *RequestParser) Resync() {
+	p.st = rqLost
+	p.line.reset()
+}
+
 // Started reports whether the parser ever parsed a request line.
 func (p *RequestParser) Started() bool { return p.started }
 

@@ -26,6 +26,9 @@ type Response struct {
 	BodyLen  int64 // body bytes on the wire (chunk framing included)
 	Degraded bool  // bytes that mattered were not captured (SSE gap, lost framing)
 	Lost     bool  // it ended without its framing end: the parser lost the framing
+	// Joined: the parser met this response in the middle of its body (Join): its head,
+	// and so its status, were never seen.
+	Joined bool
 }
 
 // RespEventKind is what a ResponseParser saw happen.
@@ -150,10 +153,30 @@ func (p *ResponseParser) Close() []RespEvent {
 	return p.evs
 }
 
+// Join starts the parser in the middle of an event-stream body whose head it never saw:
+// a connection met mid-response. chunked says the body is in chunked coding and the
+// next bytes start a chunk; otherwise it runs to the connection's close (or to the next
+// status line). It returns the response, which ends like any other.
+func (p *ResponseParser) Join(chunked bool) *Response {
+	r := &Response{ContentLength: -1, Chunked: chunked, CloseDelimited: !chunked, SSE: true, Joined: true}
+	p.cur, p.started, p.st, p.mode, p.interim = r, true, rsBody, bodySSE, 0
+	p.sse.reset()
+	p.sse.resync = true // the first bytes may be the middle of an event
+	if chunked {
+		p.fr.start(frameChunked, 0)
+	} else {
+		p.fr.start(frameClose, 0)
+	}
+	return r
+}
+
 func (p *ResponseParser) fragmentStart(f Fragment) bool {
 	switch {
 	case p.st == rsUpgraded:
 		return false
+	case p.st == rsBody && p.cur != nil && p.cur.Joined && p.fr.mode == frameClose && looksLikeResponseStart(f.Head):
+		// A joined body taken as close-delimited was not: a new response begins.
+		p.finish()
 	case p.st == rsLost:
 		if !looksLikeResponseStart(f.Head) {
 			return false

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+
 	"github.com/inferprobe/inferprobe/tracer/event"
 )
 
@@ -17,9 +19,6 @@ type Hooks struct {
 type Config struct {
 	// IdleNS: Flush ends connections with no event for this long (default 5 minutes).
 	IdleNS uint64
-	// MaxProbes: fragments of a connection joined mid-stream (no accept or connect seen)
-	// that are tested for the start of an HTTP message before it is ignored (default 32).
-	MaxProbes int
 	// MaxPending bounds the requests in flight on one connection (default 64); a client
 	// pipelining more has its connection dropped as lost.
 	MaxPending int
@@ -30,6 +29,8 @@ type Config struct {
 type Stats struct {
 	HTTPConns   uint64                  // connections recognised as HTTP/1.x
 	Ignored     [ProtoBinary + 1]uint64 // connections ignored, by what they carried
+	Joined      uint64                  // connections first seen in the middle of a message
+	Partial     uint64                  // exchanges joined in the middle of their response
 	Exchanges   uint64                  // exchanges ended
 	Aborted     uint64                  // of which aborted
 	Degraded    uint64                  // of which degraded
@@ -50,9 +51,6 @@ type Tracker struct {
 func NewTracker(cfg Config) *Tracker {
 	if cfg.IdleNS == 0 {
 		cfg.IdleNS = 300e9
-	}
-	if cfg.MaxProbes == 0 {
-		cfg.MaxProbes = 32
 	}
 	if cfg.MaxPending == 0 {
 		cfg.MaxPending = 64
@@ -84,7 +82,7 @@ func (t *Tracker) Feed(e *event.Sock) []*Exchange {
 		if c == nil {
 			c = t.newConn(e)
 		}
-		c.last = e.TS
+		c.last, c.pid = e.TS, e.PID
 		if c.st != cIgnored {
 			t.data(c, e)
 		}
@@ -122,7 +120,7 @@ func (t *Tracker) Stats() Stats { return t.stats }
 func (t *Tracker) Conns() int { return len(t.conns) }
 
 func (t *Tracker) newConn(e *event.Sock) *conn {
-	c := &conn{id: e.Conn, fam: e.Family, lport: e.LocalPort, rport: e.RemotePort, last: e.TS}
+	c := &conn{id: e.Conn, fam: e.Family, lport: e.LocalPort, rport: e.RemotePort, last: e.TS, pid: e.PID}
 	t.conns[e.Conn] = c
 	return c
 }
@@ -170,6 +168,10 @@ func (t *Tracker) detect(c *conn, fr frag) {
 	}
 	n += copy(buf[n:], fr.f.Head)
 	p := Detect(buf[:n])
+	if p == ProtoHTTPResponse && c.hint == SideUnknown && !looksLikeResponseStart(buf[:n]) {
+		// Met mid-message, "HTTP/1." alone is too weak: it may be a request line's end.
+		p = ProtoBinary
+	}
 	if p == ProtoUnknown {
 		if fr.f.Gap() == 0 && len(fr.f.Tail) == 0 && n < DetectNeed && len(c.held) < 4 {
 			fr.f.Head = append([]byte(nil), fr.f.Head...)
@@ -198,15 +200,60 @@ func (t *Tracker) detect(c *conn, fr frag) {
 		t.route(c, fr)
 	case ProtoBinary:
 		c.held = nil
-		if c.hint != SideUnknown || c.probes >= t.cfg.MaxProbes {
+		if c.hint != SideUnknown {
 			t.ignore(c, p)
 			return
 		}
-		c.probes++
-		c.st = cProbing
+		// Opened before the tracer attached and met mid-message: a response in flight is
+		// joined where it can be followed; otherwise the connection waits for the next
+		// message boundary, however long that takes (a keep-alive client's next request).
+		if c.st == cNew {
+			c.st = cProbing
+			t.stats.Joined++
+		}
+		if fr.op == event.OpWrite {
+			if chunked, ok := sseBodyStart(fr.f.Head); ok {
+				t.joinResponse(c, fr, chunked)
+			}
+		}
 	default:
 		t.ignore(c, p)
 	}
+}
+
+// sseBodyStart reports whether a write met mid-connection starts a piece of an event
+// stream: a chunk whose data starts with an SSE field, or (close-delimited) the field
+// itself.
+func sseBodyStart(b []byte) (chunked, ok bool) {
+	if startsChunk(b) {
+		i := bytes.Index(b, []byte("\r\n"))
+		rest := b[i+2:]
+		return true, len(rest) > 0 && startsSSEField(rest)
+	}
+	return false, startsSSEField(b) && !bytes.HasPrefix(b, []byte(":")) // ":" alone is too weak
+}
+
+// joinResponse starts following the server side of c in the middle of a streamed
+// response: the exchange is partial (its request was before the attach), and the next
+// request on the connection is parsed from its request line.
+func (t *Tracker) joinResponse(c *conn, fr frag, chunked bool) {
+	c.st, c.side = cHTTP, SideServer
+	c.req, c.resp = &RequestParser{}, &ResponseParser{}
+	c.req.Resync()
+	t.stats.HTTPConns++
+	t.stats.Partial++
+	x := &Exchange{
+		Conn: c.id, PID: fr.pid, TID: fr.tid, Side: SideServer,
+		Family: c.fam, LocalPort: c.lport, RemotePort: c.rport,
+		Partial: true, JoinedNS: fr.ts, Stream: true, SSE: true, lastNS: fr.ts,
+	}
+	x.resp = c.resp.Join(chunked)
+	c.pending = append(c.pending, x)
+	c.cur = x
+	if h := t.cfg.Hooks.Arrived; h != nil {
+		h(x)
+	}
+	t.onResponse(c, fr)
 }
 
 // ignore marks c as not carrying HTTP: what it carries costs a map lookup from now on.
@@ -215,6 +262,7 @@ func (t *Tracker) ignore(c *conn, p Proto) {
 		t.stats.Ignored[p]++
 	}
 	t.retire(c)
+	c.proto = p
 }
 
 // retire drops c's parsing state: nothing more on it is of interest.
@@ -225,5 +273,28 @@ func (t *Tracker) retire(c *conn) {
 		c.req.release()
 		c.resp.release()
 		c.req, c.resp = nil, nil
+	}
+}
+
+// Connection states as EachConn names them.
+const (
+	ConnHTTP     = "http"     // parsed as HTTP/1.x
+	ConnUnsynced = "unsynced" // met mid-message, waiting for a message boundary
+)
+
+// EachConn calls fn for every open connection the tracker holds, with the process of its
+// latest fragment and its state: ConnHTTP, ConnUnsynced, or what an ignored connection
+// carries (Proto's names: "tls", "http2", "zmq", "binary"). Connections that are over but
+// not yet closed are not reported.
+func (t *Tracker) EachConn(fn func(pid uint32, state string)) {
+	for _, c := range t.conns {
+		switch {
+		case c.st == cHTTP:
+			fn(c.pid, ConnHTTP)
+		case c.st == cProbing:
+			fn(c.pid, ConnUnsynced)
+		case c.st == cIgnored && c.proto != ProtoUnknown:
+			fn(c.pid, c.proto.String())
+		}
 	}
 }

@@ -10,21 +10,29 @@ import (
 // Tracker cases at the edges: connections joined mid-stream, split request lines,
 // outgoing hops, truncated captures, idle flushes, unix sockets, every way of ending.
 
-// A connection open before the tracer started: the first bytes seen are mid-stream; the
-// tracker waits for a fragment that starts a message.
+// A connection open before the tracer started: the first bytes seen are the middle of a
+// streamed response. It is joined as a partial exchange (no request, no arrival) that ends
+// at its last chunk, and the next request is parsed from its request line.
 func TestTrackerJoinMidStream(t *testing.T) {
 	var s script
-	s.write(21, chunk(vllmChatEvents(1)[1])) // the tail of a response we never saw begin
-	s.write(21, lastChunk)
+	joined := s.write(21, chunk(vllmChatEvents(1)[1])) // the tail of a response we never saw begin
+	last := s.write(21, lastChunk)
 	arr := s.read(21, chatReq(false, 5))
 	end := s.write(21, jsonResp(200, "OK", vllmChatBody))
 	tr, xs := s.run(t, Config{})
-	x := one(t, xs)
-	if x.ArrivalNS != arr || x.EndNS != end || x.Side != SideServer || x.Status != 200 {
-		t.Errorf("arrival %d end %d side %v status %d", x.ArrivalNS, x.EndNS, x.Side, x.Status)
+	if len(xs) != 2 {
+		t.Fatalf("%d exchanges, want 2", len(xs))
 	}
-	if tr.Stats().HTTPConns != 1 {
-		t.Errorf("stats %+v", tr.Stats())
+	p, x := xs[0], xs[1]
+	if !p.Partial || p.ArrivalNS != 0 || p.JoinedNS != joined || p.SinceNS() != joined || p.EndNS != last ||
+		p.End != EndComplete || p.ContentEvents != 1 || len(p.ContentWrites) != 1 || p.Side != SideServer {
+		t.Errorf("partial: %+v", *p)
+	}
+	if x.Partial || x.ArrivalNS != arr || x.EndNS != end || x.Side != SideServer || x.Status != 200 {
+		t.Errorf("arrival %d end %d side %v status %d partial %v", x.ArrivalNS, x.EndNS, x.Side, x.Status, x.Partial)
+	}
+	if st := tr.Stats(); st.HTTPConns != 1 || st.Joined != 1 || st.Partial != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
