@@ -25,13 +25,18 @@ type heldStep struct {
 	// decodes counts the tokens it gave requests whose first token came from an earlier
 	// step (the rest of its batch got their first token from it).
 	decodes int
-	final   bool
+	// live counts the streamed requests whose content writes followed it, as they came:
+	// the batch size before the step is final.
+	live  int
+	final bool
 }
 
 type unitState struct {
-	name    string
-	steps   []*heldStep             // by EndNS
-	open    map[*wire.Exchange]bool // outer requests arrived, not ended
+	name  string
+	steps []*heldStep // by EndNS
+	// open are the outer requests arrived (or joined, when partial) and not ended, each
+	// with the ID of the latest step its content writes followed (the live batch count).
+	open    map[*wire.Exchange]uint64
 	pending []*wire.Exchange        // ended, awaiting Settle
 	inner   map[*wire.Exchange]bool // server exchanges that are an internal hop
 	clients map[uint16]int          // local ports of the unit's outgoing HTTP connections
@@ -39,13 +44,15 @@ type unitState struct {
 	served  bool                    // an outer request has been seen
 	waiting int
 	running int
-	firstNS uint64                   // first outer request's arrival: the memory marker
+	partial int    // open partial requests (joined in flight)
+	tokens  uint64 // output tokens streamed so far (content events as written; the rest at each end)
+	firstNS uint64 // first outer request's arrival: the memory marker
 	chunk   fcfs                     // chunked-prefill placement (Options.ChunkedPrefill)
 	order   map[*wire.Exchange]order // settled requests' place in the engine's order
 }
 
 func newUnitState(name string) *unitState {
-	return &unitState{name: name, open: map[*wire.Exchange]bool{}, inner: map[*wire.Exchange]bool{}, clients: map[uint16]int{},
+	return &unitState{name: name, open: map[*wire.Exchange]uint64{}, inner: map[*wire.Exchange]bool{}, clients: map[uint16]int{},
 		order: map[*wire.Exchange]order{}}
 }
 
@@ -66,13 +73,16 @@ func (c *Correlator) arrived(x *wire.Exchange) {
 		return
 	}
 	if !u.served {
-		u.served, u.firstNS = true, x.ArrivalNS
+		u.served, u.firstNS = true, x.SinceNS()
 		for pid := range c.unitPIDs(u.name) {
-			c.gpu.SetMarker(pid, x.ArrivalNS)
+			c.gpu.SetMarker(pid, x.SinceNS())
 		}
 	}
-	u.open[x] = true
+	u.open[x] = 0
 	u.waiting++
+	if x.Partial {
+		u.partial++
+	}
 }
 
 func (c *Correlator) unitPIDs(name string) map[uint32]bool {
@@ -87,9 +97,24 @@ func (c *Correlator) unitPIDs(name string) map[uint32]bool {
 
 func (c *Correlator) firstContent(x *wire.Exchange) {
 	u := c.unit(c.units.Unit(x.PID))
-	if u.open[x] {
+	if _, ok := u.open[x]; ok {
 		u.waiting--
 		u.running++
+	}
+}
+
+// content counts a content write of x at ts: its tokens toward the unit's stream of
+// output tokens, and x toward the live batch of the step the write follows.
+func (c *Correlator) content(x *wire.Exchange, ts uint64, n int) {
+	u := c.unit(c.units.Unit(x.PID))
+	last, ok := u.open[x]
+	if !ok {
+		return
+	}
+	u.tokens += uint64(n)
+	if k := u.before(ts); k >= 0 && u.steps[k].s.ID != last {
+		u.steps[k].live++
+		u.open[x] = u.steps[k].s.ID
 	}
 }
 
@@ -107,7 +132,7 @@ func (c *Correlator) ended(x *wire.Exchange) {
 		delete(u.inner, x)
 		return
 	}
-	if !u.open[x] {
+	if _, ok := u.open[x]; !ok {
 		return
 	}
 	delete(u.open, x)
@@ -115,6 +140,14 @@ func (c *Correlator) ended(x *wire.Exchange) {
 		u.running--
 	} else {
 		u.waiting--
+	}
+	if x.Partial {
+		u.partial--
+	}
+	// The tokens not counted as they were written: a non-streamed response's, and those
+	// a usage count reports beyond the content events (several tokens an event).
+	if n, from := outputTokens(x); from == "usage" && n > x.ContentEvents && !x.Partial {
+		u.tokens += uint64(n - x.ContentEvents)
 	}
 	if c.closing && x.End == wire.EndFlushed {
 		c.stats.Unfinished++ // still in flight when the stream ended: no end, no record
@@ -159,10 +192,10 @@ func (c *Correlator) finalize(u *unitState, all bool) {
 	horizon := ^uint64(0)
 	if !all {
 		for x := range u.open {
-			horizon = min(horizon, x.ArrivalNS)
+			horizon = min(horizon, x.SinceNS())
 		}
 		for _, x := range u.pending {
-			horizon = min(horizon, x.ArrivalNS)
+			horizon = min(horizon, x.SinceNS())
 		}
 		if c.now > settle {
 			horizon = min(horizon, c.now-settle)
@@ -202,15 +235,20 @@ func (c *Correlator) finalizeInOrder(u *unitState, all bool) {
 	settle, wait := uint64(c.opt.Settle), uint64(c.opt.OrderWait)
 	oldest := ^uint64(0) // the earliest arrival of a request open or settling
 	for x := range u.open {
-		oldest = min(oldest, x.ArrivalNS)
+		oldest = min(oldest, x.SinceNS())
 	}
 	var settled []*wire.Exchange
 	n := 0
 	for _, x := range u.pending {
 		if !all && x.EndNS+settle > c.now {
-			oldest = min(oldest, x.ArrivalNS)
+			oldest = min(oldest, x.SinceNS())
 			u.pending[n] = x
 			n++
+			continue
+		}
+		if x.Partial { // past its prefill already: it has no place in the engine's order
+			c.sink.Request(c.request(u, x))
+			c.stats.Requests++
 			continue
 		}
 		if _, ok := u.order[x]; !ok {

@@ -103,7 +103,7 @@ func New(opt Options, sink Sink) (*Correlator, error) {
 	if c.join, err = gpustep.NewJoiner(opt.Join); err != nil {
 		return nil, fmt.Errorf("correlate: %w", err)
 	}
-	opt.Wire.Hooks = wire.Hooks{Arrived: c.arrived, FirstContent: c.firstContent, Ended: c.ended}
+	opt.Wire.Hooks = wire.Hooks{Arrived: c.arrived, FirstContent: c.firstContent, Content: c.content, Ended: c.ended}
 	c.wire = wire.NewTracker(opt.Wire)
 	return c, nil
 }
@@ -130,6 +130,9 @@ func (c *Correlator) Feed(e event.Event) {
 	}
 	switch v := e.(type) {
 	case *event.Proc:
+		if v.Op == event.ProcExit { // while the process still names its unit
+			c.wire.ProcessGone(v.PID, v.TS)
+		}
 		c.units.Proc(v)
 		c.gpu.Feed(v)
 		if v.Op == event.ProcExit || v.Op == event.ProcExec {

@@ -10,7 +10,13 @@ type Request struct {
 	Class  string `json:"class"`
 	Stream bool   `json:"stream"`
 
-	ArrivalNS    uint64  `json:"arrival_ns"`
+	// Partial: the request was in flight when inferprobe attached. Its arrival, and so
+	// its TTFT, queue, prefill, decode and E2E, are unknown (null); OutputTokens counts
+	// the tokens seen after the attach (JoinedNS, the first write seen of it).
+	Partial  bool   `json:"partial"`
+	JoinedNS uint64 `json:"joined_ns,omitempty"`
+
+	ArrivalNS    *uint64 `json:"arrival_ns"`
 	FirstTokenNS *uint64 `json:"first_token_ns"`
 	EndNS        uint64  `json:"end_ns"`
 
@@ -20,7 +26,7 @@ type Request struct {
 
 	TTFT    *float64 `json:"ttft_s"`
 	TPOT    *float64 `json:"tpot_s"`
-	E2E     float64  `json:"e2e_s"`
+	E2E     *float64 `json:"e2e_s"`
 	Queue   *float64 `json:"queue_s"`
 	Prefill *float64 `json:"prefill_s"`
 	Decode  *float64 `json:"decode_s"`
@@ -56,6 +62,15 @@ type Step struct {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// SinceNS is when the request is known to have been open: its arrival, or when it was
+// joined for a partial one.
+func (r *Request) SinceNS() uint64 {
+	if r.ArrivalNS != nil {
+		return *r.ArrivalNS
+	}
+	return r.JoinedNS
+}
 
 // valueOr returns *p, or def when p is nil.
 func valueOr[T any](p *T, def T) T {

@@ -12,6 +12,9 @@ const (
 	ClassBadRequest    = "bad_request"
 	ClassServerError   = "server_error"
 	ClassAborted       = "aborted"
+	// ClassServerClosed: the server side ended the connection (it closed it, or its
+	// process exited or was killed) before the response was complete.
+	ClassServerClosed = "server_closed"
 )
 
 // Classify gives an exchange's error class.
@@ -27,6 +30,11 @@ func Classify(x *wire.Exchange) string {
 		return ClassBadRequest
 	case x.Status >= 500:
 		return ClassServerError
+	case x.End == wire.EndLocalClose || x.End == wire.EndServerGone:
+		// The server closed the connection, or its process died, before the end.
+		return ClassServerClosed
+	case x.Partial && x.Status == 0 && !x.Error:
+		return ClassOK // joined mid-stream: its head (and status) came before the attach
 	case x.Status == 0 || x.Error:
 		// No response at all (the server closed) or an error event inside a 200 stream.
 		return ClassServerError
@@ -38,15 +46,19 @@ func Classify(x *wire.Exchange) string {
 // batch sizes of the steps that produced them.
 func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 	r := &Request{ID: x.ResponseID, Unit: u.name, PID: x.PID, Path: x.Path, Class: Classify(x),
-		Stream: x.Stream, ArrivalNS: x.ArrivalNS, EndNS: x.EndNS, Degraded: x.Degraded}
+		Stream: x.Stream, EndNS: x.EndNS, Degraded: x.Degraded}
 	if r.ID == "" {
 		r.ID = c.nextID()
 	}
 	if x.Status != 0 {
 		r.Status = ptr(x.Status)
 	}
+	if x.Partial {
+		return c.partialRequest(u, x, r)
+	}
+	r.ArrivalNS = ptr(x.ArrivalNS)
 	if x.EndNS >= x.ArrivalNS {
-		r.E2E = seconds(x.EndNS - x.ArrivalNS)
+		r.E2E = ptr(seconds(x.EndNS - x.ArrivalNS))
 	}
 	n, from := outputTokens(x)
 	r.TokensFrom = from
@@ -194,4 +206,33 @@ func firstStep(u *unitState, x *wire.Exchange, n int) int {
 		}
 	}
 	return -1
+}
+
+// partialRequest fills the record of a request joined in flight: the tokens seen after
+// the attach count toward the batch sizes of the steps they came from; everything that
+// needs the arrival or the first token stays null.
+func (c *Correlator) partialRequest(u *unitState, x *wire.Exchange, r *Request) *Request {
+	r.Partial, r.JoinedNS = true, x.JoinedNS
+	r.OutputTokens, r.TokensFrom = ptr(x.ContentEvents), "events"
+	if x.Usage.Has&wire.HasPrompt != 0 {
+		r.PromptTokens = ptr(int(x.Usage.Prompt))
+	}
+	if len(x.ContentWrites) == 0 {
+		return r
+	}
+	ks := tokenSteps(u, x.ContentWrites)
+	for i, k := range ks {
+		if k < 0 || i > 0 && k == ks[i-1] {
+			continue
+		}
+		u.steps[k].batch++
+		u.steps[k].decodes++
+	}
+	if len(x.ContentWrites) > 1 {
+		r.ITL = make([]float64, 0, len(x.ContentWrites)-1)
+		for i := 1; i < len(x.ContentWrites); i++ {
+			r.ITL = append(r.ITL, seconds(x.ContentWrites[i]-x.ContentWrites[i-1]))
+		}
+	}
+	return r
 }

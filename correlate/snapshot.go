@@ -11,7 +11,19 @@ type UnitSnapshot struct {
 	Unit    string
 	PIDs    []uint32 // its processes with GPU activity
 	Waiting int      // arrived, no first token
-	Running int      // first token, not ended
+	Running int      // first token, not ended (partial requests included)
+	Partial int      // of Running, the requests in flight when inferprobe attached
+	// OutputTokens is the output tokens streamed so far, counted as they are written
+	// (a non-streamed response's, and any a usage count adds, at its end).
+	OutputTokens uint64
+	// LiveBatch is the mean number of streamed requests that got a token from each step
+	// ending in the second before now (less the front end's lag), counted as the tokens
+	// are written; LiveBatchSteps is how many steps that is (0: no value).
+	LiveBatch      float64
+	LiveBatchSteps int
+	// Conns counts the unit's open connections by state (wire.EachConn: "http",
+	// "unsynced", "tls", "http2", "zmq", "binary").
+	Conns map[string]int
 	// LongestWaitNS is the longest blocking wait in flight now (0 when none), and
 	// Stalled how many waits have been in flight past the stall threshold.
 	LongestWaitNS uint64
@@ -39,8 +51,18 @@ func (c *Correlator) Snapshot(now uint64) []UnitSnapshot {
 	}
 	for name, u := range c.us {
 		s := get(name)
-		s.Waiting, s.Running = u.waiting, u.running
+		s.Waiting, s.Running, s.Partial, s.OutputTokens = u.waiting, u.running, u.partial, u.tokens
+		if u.served {
+			s.LiveBatch, s.LiveBatchSteps = u.liveBatch(now)
+		}
 	}
+	c.wire.EachConn(func(pid uint32, state string) {
+		s := get(c.units.Unit(pid))
+		if s.Conns == nil {
+			s.Conns = map[string]int{}
+		}
+		s.Conns[state]++
+	})
 	for _, pid := range c.gpu.PIDs() {
 		s := get(c.units.Unit(pid))
 		s.PIDs = append(s.PIDs, pid)
@@ -105,4 +127,27 @@ func (c *Correlator) TopKernels(unit string, n int) []gpustep.KernelCount {
 		out = out[:n]
 	}
 	return out
+}
+
+// liveLag is how long after a step ends its tokens are taken to have been written.
+const liveLag = 100e6
+
+// liveBatch is the mean live batch count of u's steps that ended in the second before
+// now-liveLag, and how many steps that is.
+func (u *unitState) liveBatch(now uint64) (float64, int) {
+	if now < liveLag+1e9 {
+		return 0, 0
+	}
+	lo, hi := now-liveLag-1e9, now-liveLag
+	sum, n := 0, 0
+	for i := len(u.steps) - 1; i >= 0 && u.steps[i].s.EndNS > lo; i-- {
+		if u.steps[i].s.EndNS <= hi {
+			sum += u.steps[i].live
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return float64(sum) / float64(n), n
 }

@@ -75,10 +75,8 @@ func (u *Units) Proc(e *event.Proc) {
 			c.comm, c.container, c.cgroup, c.unit = parent.comm, parent.container, parent.cgroup, parent.unit
 		}
 		c.startNS = e.TS
-	case event.ProcExit:
-		if e.TID == e.PID || e.TID == 0 { // the process, not one of its threads
-			delete(u.procs, e.PID)
-		}
+	case event.ProcExit: // the whole process (event.ProcExit)
+		delete(u.procs, e.PID)
 	}
 }
 

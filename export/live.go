@@ -210,7 +210,7 @@ func (l *Live) countProcs(src LiveSource) map[string]unitCounts {
 // forget them. Call it on the correlator's goroutine only.
 func (l *Live) Observe(src LiveSource, e event.Event) {
 	pe, ok := e.(*event.Proc)
-	if !ok || !(pe.Op == event.ProcExec || pe.Op == event.ProcExit && (pe.TID == 0 || pe.TID == pe.PID)) {
+	if !ok || !(pe.Op == event.ProcExec || pe.Op == event.ProcExit) {
 		return
 	}
 	tr := src.GPU()

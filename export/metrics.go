@@ -87,7 +87,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 func (m *Metrics) Request(r *correlate.Request) {
 	lv := m.labels.values(r.Unit)
 	m.requests.WithLabelValues(m.labels.values(r.Unit, oneOf(r.Class, requestClasses, correlate.ClassServerError), statusCode(r.Status))...).Inc()
-	m.e2e.WithLabelValues(lv...).Observe(r.E2E)
+	if r.E2E != nil { // null for a request joined in flight
+		m.e2e.WithLabelValues(lv...).Observe(*r.E2E)
+	}
 	if r.OutputTokens != nil {
 		m.outTokens.WithLabelValues(lv...).Add(float64(*r.OutputTokens))
 	}

@@ -57,7 +57,7 @@ func WriteTrace(w io.Writer, t Trace) error {
 func (t Trace) base() uint64 {
 	base := ^uint64(0)
 	for _, r := range t.Requests {
-		base = min(base, r.ArrivalNS)
+		base = min(base, r.SinceNS())
 	}
 	for _, s := range t.Steps {
 		base = min(base, s.StartNS)

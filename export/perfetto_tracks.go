@@ -22,10 +22,10 @@ func (b *traceBuilder) requests(reqs []correlate.Request, steps []correlate.Step
 				rs = append(rs, &reqs[j])
 			}
 		}
-		sort.SliceStable(rs, func(i, j int) bool { return rs[i].ArrivalNS < rs[j].ArrivalNS })
+		sort.SliceStable(rs, func(i, j int) bool { return rs[i].SinceNS() < rs[j].SinceNS() })
 		var ln lanes
 		for _, r := range rs {
-			b.request(r, pid, ln.place(r.ArrivalNS, max(r.EndNS, r.ArrivalNS))+1)
+			b.request(r, pid, ln.place(r.SinceNS(), max(r.EndNS, r.SinceNS()))+1)
 		}
 		for lane := range ln.ends {
 			b.meta("thread_name", pid, lane+1, fmt.Sprintf("lane %d", lane))
@@ -46,8 +46,14 @@ func (b *traceBuilder) requests(reqs []correlate.Request, steps []correlate.Step
 
 // request adds one request's slice and, when it got a first token, its phases inside it.
 func (b *traceBuilder) request(r *correlate.Request, pid, tid int) {
-	a, end := r.ArrivalNS, max(r.EndNS, r.ArrivalNS)
-	args := map[string]any{"class": r.Class, "path": r.Path, "stream": r.Stream, "e2e_ms": ms3(&r.E2E)}
+	a, end := r.SinceNS(), max(r.EndNS, r.SinceNS())
+	args := map[string]any{"class": r.Class, "path": r.Path, "stream": r.Stream}
+	if r.E2E != nil {
+		args["e2e_ms"] = ms3(r.E2E)
+	}
+	if r.Partial {
+		args["partial"] = true // in flight at the attach: the slice starts where it was joined
+	}
 	if r.Status != nil {
 		args["status"] = *r.Status
 	}
@@ -92,9 +98,14 @@ func (b *traceBuilder) queueCounters(rs []*correlate.Request, pid int) {
 	}
 	var cs []change
 	for _, r := range rs {
-		end := max(r.EndNS, r.ArrivalNS)
-		cs = append(cs, change{r.ArrivalNS, 1, 0})
-		if r.FirstTokenNS != nil && *r.FirstTokenNS <= end && *r.FirstTokenNS >= r.ArrivalNS {
+		a := r.SinceNS()
+		end := max(r.EndNS, a)
+		if r.Partial { // running from the attach
+			cs = append(cs, change{a, 0, 1}, change{end, 0, -1})
+			continue
+		}
+		cs = append(cs, change{a, 1, 0})
+		if r.FirstTokenNS != nil && *r.FirstTokenNS <= end && *r.FirstTokenNS >= a {
 			cs = append(cs, change{*r.FirstTokenNS, -1, 1}, change{end, 0, -1})
 		} else {
 			cs = append(cs, change{end, -1, 0})

@@ -19,7 +19,7 @@ type Summary struct {
 }
 
 type unitSummary struct {
-	requests               int
+	requests, partial      int
 	classes                map[string]int
 	ttft, tpot, e2e        []float64
 	queue, prefill, decode []float64
@@ -60,12 +60,17 @@ func (s *Summary) Request(r *correlate.Request) {
 	add(&u.queue, r.Queue)
 	add(&u.prefill, r.Prefill)
 	add(&u.decode, r.Decode)
-	u.e2e = append(u.e2e, r.E2E)
+	if r.E2E != nil {
+		u.e2e = append(u.e2e, *r.E2E)
+	}
+	if r.Partial {
+		u.partial++
+	}
 	if r.OutputTokens != nil {
 		u.tokens += *r.OutputTokens
 	}
-	if u.firstNS == 0 || r.ArrivalNS < u.firstNS {
-		u.firstNS = r.ArrivalNS
+	if u.firstNS == 0 || r.SinceNS() < u.firstNS {
+		u.firstNS = r.SinceNS()
 	}
 	u.lastNS = max(u.lastNS, r.EndNS)
 }
@@ -136,6 +141,9 @@ func (s *Summary) Write(w io.Writer) error {
 			return fmt.Sprintf("%.1f", float64(x)/secs)
 		}
 		fmt.Fprintf(tw, "  requests\t%d\t(%s/s)\ttokens\t%d\t(%s/s)\n", u.requests, rate(u.requests), u.tokens, rate(u.tokens))
+		if u.partial > 0 {
+			fmt.Fprintf(tw, "  partial\t%d\t(in flight at the attach: tokens counted, no latency)\n", u.partial)
+		}
 		fmt.Fprintf(tw, "  classes\t%s\n", counts(u.classes))
 		fmt.Fprintf(tw, "  latency ms\tP50\tP95\tP99\n")
 		for _, row := range []struct {

@@ -71,12 +71,8 @@ func (tr *Tracker) Feed(ev event.Event) {
 		switch v.Op {
 		case event.ProcExec:
 			tr.Forget(v.PID)
-		case event.ProcExit:
-			if v.TID != 0 && v.TID != v.PID {
-				tr.ForgetThread(v.PID, v.TID)
-			} else {
-				tr.Forget(v.PID)
-			}
+		case event.ProcExit: // the whole process (event.ProcExit)
+			tr.Forget(v.PID)
 		}
 	}
 }
@@ -126,12 +122,6 @@ func (tr *Tracker) Forget(pid uint32) {
 			delete(tr.threads, k)
 		}
 	}
-	tr.cacheT = nil
-}
-
-// ForgetThread drops the state of one thread (it exited): its open step and wait in flight.
-func (tr *Tracker) ForgetThread(pid, tid uint32) {
-	delete(tr.threads, threadKey(pid, tid))
 	tr.cacheT = nil
 }
 

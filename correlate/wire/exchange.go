@@ -50,9 +50,12 @@ const (
 	EndLost
 	// EndFlushed: Flush ended it (the connection was idle too long, or the input ended).
 	EndFlushed
+	// EndServerGone: server side, the process exited (killed, crashed) before the response
+	// completed; the kernel closed its sockets without a close call to see.
+	EndServerGone
 )
 
-var endNames = [...]string{"none", "complete", "close", "abort", "peer_close", "local_close", "lost", "flushed"}
+var endNames = [...]string{"none", "complete", "close", "abort", "peer_close", "local_close", "lost", "flushed", "server_gone"}
 
 func (r EndReason) String() string {
 	if int(r) < len(endNames) {

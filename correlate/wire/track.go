@@ -108,6 +108,9 @@ func (t *Tracker) respEvents(c *conn, evs []RespEvent, ts uint64, reason EndReas
 				if h := t.cfg.Hooks.FirstContent; h != nil && len(x.ContentWrites) == 1 {
 					h(x)
 				}
+				if h := t.cfg.Hooks.Content; h != nil {
+					h(x, ts, ev.Content)
+				}
 			}
 			if ev.Done && x.doneNS == 0 {
 				x.doneNS = ts

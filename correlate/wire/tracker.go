@@ -12,6 +12,8 @@ import (
 type Hooks struct {
 	Arrived      func(*Exchange) // the request line was read
 	FirstContent func(*Exchange) // the first write with generated content
+	// Content is every write with generated content: at ts, carrying n content events.
+	Content func(x *Exchange, ts uint64, n int)
 	Ended        func(*Exchange) // the exchange is final (also returned by Feed or Flush)
 }
 
@@ -108,6 +110,29 @@ func (t *Tracker) FlushAll() []*Exchange {
 	t.out = t.out[:0]
 	for k, c := range t.conns {
 		t.endAll(c, c.last, EndFlushed)
+		delete(t.conns, k)
+	}
+	return t.out
+}
+
+// ProcessGone ends, at ts, the exchanges in flight on the connections whose latest
+// fragment came from pid, which has exited: the kernel closed its sockets and no close
+// call will be seen. Server-side exchanges end EndServerGone, client-side ones
+// EndAbort. It returns the exchanges it ended (the slice is reused by the next call).
+func (t *Tracker) ProcessGone(pid uint32, ts uint64) []*Exchange {
+	t.out = t.out[:0]
+	for k, c := range t.conns {
+		if c.pid != pid {
+			continue
+		}
+		if c.st == cHTTP {
+			reason := EndServerGone
+			if c.side == SideClient {
+				reason = EndAbort
+			}
+			t.endAll(c, ts, reason)
+		}
+		t.retire(c)
 		delete(t.conns, k)
 	}
 	return t.out

@@ -120,7 +120,7 @@ const GeneratedPrefix = "inferprobe-"
 func matchAnonymous(reqs []correlate.Request, treqs []truth.Request, byID map[string][]*correlate.Request) map[int]*correlate.Request {
 	var anon []*correlate.Request
 	for i := range reqs {
-		if strings.HasPrefix(reqs[i].ID, GeneratedPrefix) {
+		if strings.HasPrefix(reqs[i].ID, GeneratedPrefix) && !reqs[i].Partial {
 			anon = append(anon, &reqs[i])
 		}
 	}
@@ -130,19 +130,19 @@ func matchAnonymous(reqs []correlate.Request, treqs []truth.Request, byID map[st
 			want = append(want, i)
 		}
 	}
-	sort.Slice(anon, func(a, b int) bool { return anon[a].ArrivalNS < anon[b].ArrivalNS })
+	sort.Slice(anon, func(a, b int) bool { return *anon[a].ArrivalNS < *anon[b].ArrivalNS })
 	sort.Slice(want, func(a, b int) bool { return treqs[want[a]].ArrivalNS < treqs[want[b]].ArrivalNS })
 	out := map[int]*correlate.Request{}
 	used := make([]bool, len(anon))
 	for _, i := range want {
 		t := &treqs[i]
-		lo := sort.Search(len(anon), func(j int) bool { return anon[j].ArrivalNS+AnonWindow >= t.ArrivalNS })
+		lo := sort.Search(len(anon), func(j int) bool { return *anon[j].ArrivalNS+AnonWindow >= t.ArrivalNS })
 		best, bestCost := -1, uint64(0)
-		for j := lo; j < len(anon) && anon[j].ArrivalNS <= t.ArrivalNS+anonSlack; j++ {
+		for j := lo; j < len(anon) && *anon[j].ArrivalNS <= t.ArrivalNS+anonSlack; j++ {
 			if used[j] {
 				continue
 			}
-			cost := absDiff(anon[j].ArrivalNS, t.ArrivalNS) + absDiff(anon[j].EndNS, t.EndNS)
+			cost := absDiff(*anon[j].ArrivalNS, t.ArrivalNS) + absDiff(anon[j].EndNS, t.EndNS)
 			if anon[j].Status == nil || *anon[j].Status != t.Status {
 				cost += 2 * AnonWindow
 			}
@@ -216,7 +216,7 @@ func got1(g *correlate.Request, name string) *float64 {
 	case "ttft":
 		return g.TTFT
 	case "e2e":
-		return &g.E2E
+		return g.E2E
 	case "tpot":
 		return g.TPOT
 	case "queue":

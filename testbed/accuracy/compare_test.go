@@ -25,9 +25,9 @@ func TestCompare(t *testing.T) {
 		{ID: "c", Status: 429, Class: "rate_limited", ArrivalNS: 7 * ms, EndNS: 7*ms + 50_000},
 	}
 	reqs := []correlate.Request{
-		{ID: "a", Status: p(200), Class: "ok", TTFT: p(0.0151), E2E: 0.027, TPOT: p(0.011), Queue: p(0.005), Prefill: p(0.0101), Decode: p(0.0119)},
-		{ID: "b", Status: p(200), Class: "ok", TTFT: p(0.0140), E2E: 0.026, TPOT: p(0.011), Queue: p(0.004), Prefill: p(0.010), Decode: p(0.012), Estimated: true},
-		{ID: "inferprobe-1", ArrivalNS: 7*ms + 100, Status: p(429), Class: "bad_request", E2E: 0.00005}, // no response id: matched by arrival
+		{ID: "a", Status: p(200), Class: "ok", TTFT: p(0.0151), E2E: p(0.027), TPOT: p(0.011), Queue: p(0.005), Prefill: p(0.0101), Decode: p(0.0119)},
+		{ID: "b", Status: p(200), Class: "ok", TTFT: p(0.0140), E2E: p(0.026), TPOT: p(0.011), Queue: p(0.004), Prefill: p(0.010), Decode: p(0.012), Estimated: true},
+		{ID: "inferprobe-1", ArrivalNS: p(uint64(7*ms + 100)), Status: p(429), Class: "bad_request", E2E: p(0.00005)}, // no response id: matched by arrival
 		{ID: "zzz", Status: p(200)},
 	}
 	steps := []correlate.Step{{StartNS: 10*ms + 300_000, BatchSize: p(2)}, {StartNS: 21 * ms, BatchSize: p(1)}}
@@ -76,10 +76,10 @@ func TestMatchAnonymous(t *testing.T) {
 		{ID: "req-c", Status: 429, Class: "rate_limited", ArrivalNS: 40 * ms, EndNS: 40*ms + 100_000},
 	}
 	reqs := []correlate.Request{
-		{ID: "inferprobe-1", Status: p(429), Class: "rate_limited", ArrivalNS: 10 * ms, EndNS: 13*ms + 290_000},
-		{ID: "inferprobe-2", Status: p(400), Class: "context_length", ArrivalNS: 11 * ms, EndNS: 15*ms - 5_000},
+		{ID: "inferprobe-1", Status: p(429), Class: "rate_limited", ArrivalNS: p(uint64(10 * ms)), EndNS: 13*ms + 290_000},
+		{ID: "inferprobe-2", Status: p(400), Class: "context_length", ArrivalNS: p(uint64(11 * ms)), EndNS: 15*ms - 5_000},
 		// c's record came 12 ms before it: too early to be its.
-		{ID: "inferprobe-3", Status: p(429), Class: "rate_limited", ArrivalNS: 28 * ms, EndNS: 28*ms + 100_000},
+		{ID: "inferprobe-3", Status: p(429), Class: "rate_limited", ArrivalNS: p(uint64(28 * ms)), EndNS: 28*ms + 100_000},
 	}
 	byID := map[string][]*correlate.Request{}
 	got := matchAnonymous(reqs, treqs, byID)

@@ -178,8 +178,13 @@ type ProcOp uint8
 const (
 	// ProcFound: the tracer found a process to track that was already running.
 	ProcFound ProcOp = iota + 1
+	// ProcFork: a tracked process forked a new process (PID the child, PPID the parent).
 	ProcFork
+	// ProcExec: a tracked process exec'd: what it was is gone, the pid lives on.
 	ProcExec
+	// ProcExit: the whole process is gone. It comes once per process, when its last
+	// thread exits; TID is that thread, which need not be the leader (a leader that
+	// called pthread_exit leaves first). No event marks a thread's exit.
 	ProcExit
 )
 

@@ -71,7 +71,7 @@ func load(truthPath, dir string, w window) (*selection, error) {
 		}
 	}
 	for _, r := range reqs {
-		if w.in(r.ArrivalNS) {
+		if w.in(r.SinceNS()) {
 			s.reqs = append(s.reqs, r)
 		}
 	}

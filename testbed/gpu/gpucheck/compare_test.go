@@ -54,11 +54,11 @@ func fixture(t *testing.T) (truthPath, dir string) {
 		t.Fatal(err)
 	}
 	writeLines(t, filepath.Join(rec, export.RequestsFile),
-		correlate.Request{ID: "cmpl-a", Status: p(200), Class: "ok", Stream: true, ArrivalNS: 1000*msec + 10_000,
-			FirstTokenNS: p(1010*msec + 400_000), EndNS: 1021 * msec, TTFT: p(0.0104), TPOT: p(0.005), E2E: 0.021,
+		correlate.Request{ID: "cmpl-a", Status: p(200), Class: "ok", Stream: true, ArrivalNS: p(uint64(1000*msec + 10_000)),
+			FirstTokenNS: p(1010*msec + 400_000), EndNS: 1021 * msec, TTFT: p(0.0104), TPOT: p(0.005), E2E: p(0.021),
 			Queue: p(0.002), Prefill: p(0.0084), Decode: p(0.011)},
-		correlate.Request{ID: "inferprobe-7", Status: p(400), Class: "context_length", ArrivalNS: 1500*msec + 20_000, EndNS: 1501 * msec, E2E: 0.001},
-		correlate.Request{ID: "cmpl-c", Status: p(200), Class: "ok", Stream: true, ArrivalNS: 3000 * msec, EndNS: 3011 * msec, E2E: 0.011},
+		correlate.Request{ID: "inferprobe-7", Status: p(400), Class: "context_length", ArrivalNS: p(uint64(1500*msec + 20_000)), EndNS: 1501 * msec, E2E: p(0.001)},
+		correlate.Request{ID: "cmpl-c", Status: p(200), Class: "ok", Stream: true, ArrivalNS: p(uint64(3000 * msec)), EndNS: 3011 * msec, E2E: p(0.011)},
 	)
 	writeLines(t, filepath.Join(rec, export.StepsFile),
 		correlate.Step{ID: 1, StartNS: 1002*msec + 300_000, EndNS: 1009 * msec, Kind: "prefill", Launches: 57, Wait: 0.004, BatchSize: p(1)},
