@@ -44,9 +44,9 @@ type unitState struct {
 	served  bool                    // an outer request has been seen
 	waiting int
 	running int
-	partial int    // open partial requests (joined in flight)
-	tokens  uint64 // output tokens streamed so far (content events as written; the rest at each end)
-	firstNS uint64 // first outer request's arrival: the memory marker
+	partial int                      // open partial requests (joined in flight)
+	tokens  uint64                   // output tokens streamed so far (content events as written; the rest at each end)
+	firstNS uint64                   // first outer request's arrival: the memory marker
 	chunk   fcfs                     // chunked-prefill placement (Options.ChunkedPrefill)
 	order   map[*wire.Exchange]order // settled requests' place in the engine's order
 }

@@ -14,7 +14,7 @@ type Hooks struct {
 	FirstContent func(*Exchange) // the first write with generated content
 	// Content is every write with generated content: at ts, carrying n content events.
 	Content func(x *Exchange, ts uint64, n int)
-	Ended        func(*Exchange) // the exchange is final (also returned by Feed or Flush)
+	Ended   func(*Exchange) // the exchange is final (also returned by Feed or Flush)
 }
 
 // Config tunes a Tracker. The zero value takes the defaults.
