@@ -2,6 +2,8 @@ package export
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/inferprobe/inferprobe/correlate/wire"
 )
 
 // LiveCollector exposes the per-unit gauges and GPU counters of the latest Live
@@ -20,9 +22,16 @@ func unitDesc(name, help string, extra ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, withUnit(extra...), nil)
 }
 
+// connStates are the values of inferprobe_connections' state label.
+var connStates = []string{wire.ConnHTTP, wire.ConnUnsynced, "tls", "http2", "zmq", "binary"}
+
 var (
 	waitingDesc  = unitDesc("inferprobe_requests_waiting", "Requests that arrived and have no first token yet (queue depth).")
 	runningDesc  = unitDesc("inferprobe_requests_running", "Requests that got their first token and have not finished.")
+	partialDesc  = unitDesc("inferprobe_requests_partial",
+		"Of the running requests, those already in flight when inferprobe attached (their arrival is unknown).")
+	connsDesc = unitDesc("inferprobe_connections",
+		"Open connections of the unit by state: http (parsed), unsynced (met mid-message, waiting for a message boundary), or what an unparsed one carries (tls, http2, zmq, binary).", "state")
 	inFlightDesc = unitDesc("inferprobe_gpu_wait_in_flight_seconds",
 		"The longest blocking wait on the GPU in flight now (0 when none).")
 	stalledDesc = unitDesc("inferprobe_gpu_stalled_waits",
@@ -47,7 +56,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *LiveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{waitingDesc, runningDesc, inFlightDesc, stalledDesc, memoryDesc, startDesc,
+	for _, d := range []*prometheus.Desc{waitingDesc, runningDesc, partialDesc, connsDesc, inFlightDesc, stalledDesc, memoryDesc, startDesc,
 		restartsDesc, faultedDesc, launchesDesc, kernelDesc, waitDesc, hostIdleDesc} {
 		ch <- d
 	}
@@ -74,6 +83,12 @@ func (c *LiveCollector) Update(ch chan<- prometheus.Metric) error {
 		}
 		gauge(waitingDesc, float64(u.Waiting))
 		gauge(runningDesc, float64(u.Running))
+		gauge(partialDesc, float64(u.Partial))
+		for _, st := range connStates {
+			if n, ok := u.Conns[st]; ok || st == wire.ConnHTTP || st == wire.ConnUnsynced {
+				gauge(connsDesc, float64(n), st)
+			}
+		}
 		if len(u.PIDs) == 0 && u.Launches == 0 && u.GraphLaunches == 0 && u.WaitNS == 0 {
 			continue // a front end without GPU processes of its own (yet)
 		}

@@ -24,7 +24,7 @@ type Metrics struct {
 // Request classes, step kinds and phases: the only values their labels take.
 var (
 	requestClasses = []string{correlate.ClassOK, correlate.ClassRateLimited, correlate.ClassContextLength,
-		correlate.ClassBadRequest, correlate.ClassServerError, correlate.ClassAborted}
+		correlate.ClassBadRequest, correlate.ClassServerError, correlate.ClassAborted, correlate.ClassServerClosed}
 	stepKinds = []string{string(gpustep.KindPrefill), string(gpustep.KindDecode)}
 )
 
@@ -49,7 +49,7 @@ func NewMetrics(labels UnitLabeler) *Metrics {
 		stepBatch: histogram("inferprobe_gpu_step_batch_size",
 			"Requests that got a token from a GPU step, by kind.", BatchBuckets, false, u("kind")...),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferprobe_requests_total",
-			Help: "Finished requests by class (ok, rate_limited, context_length, bad_request, server_error, aborted) and HTTP status code (empty when none was sent)."},
+			Help: "Finished requests by class (ok, rate_limited, context_length, bad_request, server_error, aborted, server_closed) and HTTP status code (empty when none was sent)."},
 			u("class", "code")),
 		outTokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferprobe_output_tokens_total",
 			Help: "Generated tokens: the response's usage.completion_tokens, else its content events."}, u()),

@@ -17,7 +17,13 @@ type TopWindow struct {
 	window uint64
 	start  uint64 // stream time of the first View
 	units  map[string]*windowUnit
+	// tokens are, per unit, the snapshots' streamed-token counts at each View within the
+	// window (and the last one before it): tokens/s as they are written, not as
+	// requests finish, so the rate is right from the first seconds after an attach.
+	tokens map[string][]tokenSample
 }
+
+type tokenSample struct{ ts, tokens uint64 }
 
 type windowUnit struct {
 	reqs  []windowReq
@@ -44,7 +50,7 @@ type windowErr struct {
 
 // NewTopWindow returns a window of the given length (stream time).
 func NewTopWindow(window time.Duration) *TopWindow {
-	return &TopWindow{window: uint64(window), units: map[string]*windowUnit{}}
+	return &TopWindow{window: uint64(window), units: map[string]*windowUnit{}, tokens: map[string][]tokenSample{}}
 }
 
 func (w *TopWindow) unit(name string) *windowUnit {
@@ -151,11 +157,33 @@ func (w *TopWindow) Units(now uint64, snaps []correlate.UnitSnapshot) []TopUnit 
 		r := row(s.Unit)
 		r.Waiting, r.Running, r.Stalled = s.Waiting, s.Running, s.Stalled
 		r.LongestWait = time.Duration(s.LongestWaitNS)
+		if math.IsNaN(r.Batch) && s.LiveBatchSteps > 0 {
+			r.Batch = s.LiveBatch // no step is final yet: the live count
+		}
+		if s.OutputTokens == 0 && len(w.tokens[s.Unit]) == 0 {
+			continue
+		}
+		ts := append(w.tokens[s.Unit], tokenSample{now, s.OutputTokens})
+		for len(ts) > 2 && ts[1].ts <= from {
+			ts = ts[1:]
+		}
+		w.tokens[s.Unit] = ts
+		if d := ts[len(ts)-1].ts - ts[0].ts; d > 0 {
+			r.TokensPerSec = float64(ts[len(ts)-1].tokens-ts[0].tokens) / (float64(d) / 1e9)
+		}
+	}
+	for name := range w.tokens {
+		if byName[name] == nil {
+			delete(w.tokens, name)
+		}
 	}
 	out := make([]TopUnit, 0, len(byName))
-	for _, r := range byName {
+	for name, r := range byName {
 		if span > 0 && r.Requests == 0 {
-			r.RPS, r.TokensPerSec = 0, 0
+			r.RPS = 0
+			if len(w.tokens[name]) < 2 {
+				r.TokensPerSec = 0
+			}
 		}
 		out = append(out, *r)
 	}
