@@ -88,6 +88,11 @@ func (t *Tracker) respEvents(c *conn, evs []RespEvent, ts uint64, reason EndReas
 			if len(c.pending) > 0 && c.pending[0].resp != nil { // its end was never seen
 				t.end(c, c.pending[0], max(c.pending[0].lastNS, c.pending[0].HeadNS), EndLost)
 			}
+			if len(c.pending) == 0 && c.hint == SideUnknown && c.side == SideServer && !c.req.Started() {
+				// Opened before the attach, its request read before it (it was queued):
+				// its response begins now.
+				t.partial(c, frag{ts: ts, pid: c.pid})
+			}
 			if len(c.pending) == 0 {
 				t.stats.Orphans++
 				continue

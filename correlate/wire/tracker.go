@@ -266,19 +266,27 @@ func (t *Tracker) joinResponse(c *conn, fr frag, chunked bool) {
 	c.req, c.resp = &RequestParser{}, &ResponseParser{}
 	c.req.Resync()
 	t.stats.HTTPConns++
+	x := t.partial(c, fr)
+	x.Stream, x.SSE = true, true
+	x.resp = c.resp.Join(chunked)
+	c.cur = x
+	t.onResponse(c, fr)
+}
+
+// partial opens an exchange whose request came before the tracer attached, on the
+// server side of c, at fr: the first of it seen.
+func (t *Tracker) partial(c *conn, fr frag) *Exchange {
 	t.stats.Partial++
 	x := &Exchange{
 		Conn: c.id, PID: fr.pid, TID: fr.tid, Side: SideServer,
 		Family: c.fam, LocalPort: c.lport, RemotePort: c.rport,
-		Partial: true, JoinedNS: fr.ts, Stream: true, SSE: true, lastNS: fr.ts,
+		Partial: true, JoinedNS: fr.ts, lastNS: fr.ts,
 	}
-	x.resp = c.resp.Join(chunked)
 	c.pending = append(c.pending, x)
-	c.cur = x
 	if h := t.cfg.Hooks.Arrived; h != nil {
 		h(x)
 	}
-	t.onResponse(c, fr)
+	return x
 }
 
 // ignore marks c as not carrying HTTP: what it carries costs a map lookup from now on.

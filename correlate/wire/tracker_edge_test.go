@@ -255,3 +255,27 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// Attached while a request was queued: its request was read before the attach, so the
+// first bytes seen on the connection are its response head. It is a partial exchange
+// with its status, and the next request is whole.
+func TestTrackerJoinBeforeHead(t *testing.T) {
+	var s script
+	ws := goWrites(tgiEvents)
+	joined := s.write(22, ws[0])
+	s.write(22, ws[1])
+	last := s.write(22, ws[2])
+	arr := s.read(22, chatReq(false, 5))
+	end := s.write(22, jsonResp(200, "OK", vllmChatBody))
+	_, xs := s.run(t, Config{})
+	if len(xs) != 2 {
+		t.Fatalf("%d exchanges, want 2", len(xs))
+	}
+	p, x := xs[0], xs[1]
+	if !p.Partial || p.JoinedNS != joined || p.HeadNS != joined || p.Status != 200 || p.EndNS != last || p.ContentEvents != 3 || p.Usage.Completion != 3 {
+		t.Errorf("partial: %+v", *p)
+	}
+	if x.Partial || x.ArrivalNS != arr || x.EndNS != end {
+		t.Errorf("next: %+v", *x)
+	}
+}
