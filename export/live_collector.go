@@ -26,9 +26,9 @@ func unitDesc(name, help string, extra ...string) *prometheus.Desc {
 var connStates = []string{wire.ConnHTTP, wire.ConnUnsynced, "tls", "http2", "zmq", "binary"}
 
 var (
-	waitingDesc  = unitDesc("inferprobe_requests_waiting", "Requests that arrived and have no first token yet (queue depth).")
-	runningDesc  = unitDesc("inferprobe_requests_running", "Requests that got their first token and have not finished.")
-	partialDesc  = unitDesc("inferprobe_requests_partial",
+	waitingDesc = unitDesc("inferprobe_requests_waiting", "Requests that arrived and have no first token yet (queue depth).")
+	runningDesc = unitDesc("inferprobe_requests_running", "Requests that got their first token and have not finished.")
+	partialDesc = unitDesc("inferprobe_requests_partial",
 		"Of the running requests, those already in flight when inferprobe attached (their arrival is unknown).")
 	connsDesc = unitDesc("inferprobe_connections",
 		"Open connections of the unit by state: http (parsed), unsynced (met mid-message, waiting for a message boundary), or what an unparsed one carries (tls, http2, zmq, binary).", "state")
