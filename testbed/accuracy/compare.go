@@ -40,6 +40,73 @@ type Report struct {
 	Within                                           map[string]int
 	TruthSteps, StepsMatched, BatchEqual             int
 	BatchWrong                                       []string
+	// Live: the recording attached at AttachNS to a server under load (CompareLive).
+	// InFlight is how many requests the truth had in flight then, Partial how many
+	// partial records there are, PartialWrong the partial records of requests that
+	// arrived after the attach.
+	Live              bool
+	AttachNS          uint64
+	InFlight, Partial int
+	PartialWrong      []string
+}
+
+// LiveJoin is how long after an attach every new request must be recorded whole, and
+// LiveSteps how long after it every step's batch size must be right.
+const (
+	LiveJoin  = 1_000_000_000
+	LiveSteps = 2_000_000_000
+)
+
+// PartialSlack is how far the count of partial records may be from the truth's count of
+// requests in flight at the attach (the attach is not one instant).
+const PartialSlack = 2
+
+// CompareLive matches the records of a recording attached at attachNS to a server already
+// under load: every request that arrived LiveJoin after the attach must be found whole,
+// every step that started LiveSteps after it must have the truth's batch size, and the
+// requests in flight at the attach must be the partial records, within PartialSlack.
+// Records of requests that arrived before LiveJoin are neither required nor extra.
+func CompareLive(reqs []correlate.Request, steps []correlate.Step, treqs []truth.Request, tsteps []truth.Step, attachNS uint64) *Report {
+	var want, before []truth.Request
+	inFlight := 0
+	for _, t := range treqs {
+		switch {
+		case t.ArrivalNS >= attachNS+LiveJoin:
+			want = append(want, t)
+		default:
+			before = append(before, t)
+			if t.ArrivalNS < attachNS && t.EndNS > attachNS {
+				inFlight++
+			}
+		}
+	}
+	var ts []truth.Step
+	for _, s := range tsteps {
+		if s.StartNS >= attachNS+LiveSteps {
+			ts = append(ts, s)
+		}
+	}
+	earlier := map[string]bool{}
+	for _, t := range before {
+		earlier[t.ID] = true
+	}
+	var whole []correlate.Request
+	partial := 0
+	var wrong []string
+	for _, g := range reqs {
+		switch {
+		case g.Partial:
+			partial++
+			if !earlier[g.ID] && !strings.HasPrefix(g.ID, GeneratedPrefix) {
+				wrong = append(wrong, g.ID)
+			}
+		case !earlier[g.ID] && g.ArrivalNS != nil && *g.ArrivalNS+AnonWindow >= attachNS+LiveJoin:
+			whole = append(whole, g)
+		}
+	}
+	r := Compare(whole, steps, want, ts)
+	r.Live, r.AttachNS, r.InFlight, r.Partial, r.PartialWrong = true, attachNS, inFlight, partial, wrong
+	return r
 }
 
 // Compare matches records to truth.
@@ -279,6 +346,10 @@ func (r *Report) Failures() []string {
 			out = append(out, fmt.Sprintf("%s: %d of %d within tolerance, want %.0f%%", f, r.Within[f], n, Bars[f].Share*100))
 		}
 	}
+	if r.Live && (absDiff(uint64(r.Partial), uint64(r.InFlight)) > PartialSlack || len(r.PartialWrong) > 0) {
+		out = append(out, fmt.Sprintf("partial records: %d, %d requests in flight at the attach (within %d); %d partial that arrived after it: %v",
+			r.Partial, r.InFlight, PartialSlack, len(r.PartialWrong), r.PartialWrong))
+	}
 	if r.TruthSteps > 0 && float64(r.BatchEqual) < BatchShare*float64(r.TruthSteps) {
 		ex := ""
 		if len(r.BatchWrong) > 0 {
@@ -303,6 +374,10 @@ func (r *Report) Table(w io.Writer, title string) {
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", f, len(e), q(e, .5)*1e3, q(e, .95)*1e3, q(e, .99)*1e3, 100*float64(r.Within[f])/float64(len(e)))
 	}
 	tw.Flush()
+	if r.Live {
+		fmt.Fprintf(w, "attached mid-load: %d partial records, %d requests in flight at the attach; requests from %.0f s after it, steps from %.0f s\n",
+			r.Partial, r.InFlight, LiveJoin/1e9, LiveSteps/1e9)
+	}
 	if r.TruthSteps > 0 {
 		fmt.Fprintf(w, "steps: %d in truth, %d matched, batch size equal for %d (%.1f%%)\n", r.TruthSteps, r.StepsMatched, r.BatchEqual, 100*float64(r.BatchEqual)/float64(r.TruthSteps))
 	}

@@ -97,3 +97,36 @@ func TestMatchAnonymous(t *testing.T) {
 		t.Fatalf("report %+v", r)
 	}
 }
+
+// CompareLive: requests from LiveJoin after the attach must be whole, those in flight at
+// it are the partial records, and what arrived in between is neither required nor extra.
+func TestCompareLive(t *testing.T) {
+	const s = uint64(1e9)
+	p := func(v uint64) *uint64 { return &v }
+	st := func(v int) *int { return &v }
+	treqs := []truth.Request{
+		{ID: "a", Stream: true, Status: 200, Class: "ok", ArrivalNS: 5 * s, EndNS: 11 * s}, // in flight at 10 s
+		{ID: "b", Stream: true, Status: 200, Class: "ok", ArrivalNS: 9 * s, EndNS: 12 * s}, // in flight
+		{ID: "c", Status: 200, Class: "ok", ArrivalNS: 10*s + s/2, EndNS: 13 * s},          // in the first second
+		{ID: "d", Status: 200, Class: "ok", ArrivalNS: 12 * s, EndNS: 14 * s},              // must be found
+		{ID: "e", Status: 200, Class: "ok", ArrivalNS: 8 * s, EndNS: 9 * s},                // over before it
+	}
+	reqs := []correlate.Request{
+		{ID: "a", Partial: true, JoinedNS: 10*s + 1, EndNS: 11 * s, Class: "ok"},
+		{ID: "b", Partial: true, JoinedNS: 10*s + 2, EndNS: 12 * s, Class: "ok"},
+		{ID: "c", ArrivalNS: p(10*s + s/2), EndNS: 13 * s, Status: st(200), Class: "ok", E2E: pf(2.5)},
+		{ID: "d", ArrivalNS: p(12 * s), EndNS: 14 * s, Status: st(200), Class: "ok", E2E: pf(2)},
+	}
+	r := CompareLive(reqs, nil, treqs, nil, 10*s)
+	if r.TruthRequests != 1 || r.Found != 1 || r.Extra != 0 || r.Partial != 2 || r.InFlight != 2 || len(r.Failures()) != 0 {
+		t.Fatalf("report %+v, failures %v", r, r.Failures())
+	}
+	// d recorded as partial: wrong, and d then missing.
+	reqs[3].Partial, reqs[3].ArrivalNS = true, nil
+	r = CompareLive(reqs, nil, treqs, nil, 10*s)
+	if r.Missing != 1 || len(r.PartialWrong) != 1 || len(r.Failures()) != 2 {
+		t.Fatalf("report %+v, failures %v", r, r.Failures())
+	}
+}
+
+func pf(v float64) *float64 { return &v }

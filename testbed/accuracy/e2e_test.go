@@ -2,6 +2,7 @@ package accuracy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/inferprobe/inferprobe/export"
 	"github.com/inferprobe/inferprobe/testbed/fakecuda"
+	"github.com/inferprobe/inferprobe/tracer/event"
 )
 
 // Mode is one testbed configuration the accuracy bar is checked on.
@@ -25,6 +27,11 @@ type Mode struct {
 	Engine  []string // testbed engine flags
 	Chunked bool     // inferprobe's --correlate.chunked-prefill
 	Record  []string // more inferprobe record flags (what a user knows of the engine's config)
+	// AttachAfter > 0: the recording attaches this long after the load started, to a
+	// server busy with keep-alive streams (the others attach before the load); Load then
+	// replaces the load generator's flags.
+	AttachAfter time.Duration
+	Load        []string
 }
 
 // Modes are the modes; chunked prefill is on in the first one.
@@ -34,6 +41,10 @@ var Modes = []Mode{
 	{Name: "procs2", Engine: []string{"--procs", "2"}},
 	{Name: "workers2", Engine: []string{"--procs", "2", "--workers", "2"}},
 	{Name: "uvicorn", Engine: []string{"--frontend", "uvicorn"}},
+	// Attached 6 s into the demo's load: 48 keep-alive streams of 64-256 tokens.
+	{Name: "procs2-attach-live", Engine: []string{"--procs", "2"}, AttachAfter: 6 * time.Second,
+		Load: []string{"--rate", "14", "--concurrency", "48", "--prompt-tokens", "16:400", "--max-tokens", "64:256",
+			"--stream-frac", "1", "--overlong-frac", "0.02", "--max-model-len", "2048", "--abort-frac", "0.02", "--seed", "11"}},
 }
 
 var (
@@ -124,6 +135,29 @@ func RunMode(t *testing.T, m Mode, n int) *Report {
 	})
 	waitHealthy(t, url, 30*time.Second)
 
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	loadArgs := []string{"--rate", "45", "--concurrency", "32", "--prompt-tokens", "16:600", "--max-tokens", "8:48",
+		"--stream-frac", "0.85", "--overlong-frac", "0.03", "--max-model-len", "2048", "--abort-frac", "0.04",
+		"--burst", "40@4s", "--seed", "7"}
+	if m.Load != nil {
+		loadArgs = m.Load
+	}
+	load := batchCommand(ctx, filepath.Join(bins, "testbed"), append([]string{"load", "--url", url, "--requests", fmt.Sprint(n),
+		"--out", filepath.Join(dir, ClientFile)}, loadArgs...)...)
+	load.Stderr = os.Stderr
+	var loadOut bytes.Buffer
+	load.Stdout = &loadOut
+	startLoad := func() {
+		if err := load.Start(); err != nil {
+			t.Fatalf("testbed load: %v", err)
+		}
+	}
+	if m.AttachAfter > 0 {
+		startLoad()
+		time.Sleep(m.AttachAfter)
+	}
+
 	// Attach to the running server: the point of the tool.
 	recArgs := append([]string{"record", "--pid", fmt.Sprint(eng.Process.Pid), "--out", recDir,
 		fmt.Sprintf("--correlate.chunked-prefill=%v", m.Chunked), "--capture.payload-bytes", "4096"}, m.Record...)
@@ -154,16 +188,11 @@ func RunMode(t *testing.T, m Mode, n int) *Report {
 		t.Fatal("inferprobe record did not start within 30 s")
 	}
 	time.Sleep(300 * time.Millisecond)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	load := batchCommand(ctx, filepath.Join(bins, "testbed"), "load", "--url", url, "--requests", fmt.Sprint(n),
-		"--rate", "45", "--concurrency", "32", "--prompt-tokens", "16:600", "--max-tokens", "8:48",
-		"--stream-frac", "0.85", "--overlong-frac", "0.03", "--max-model-len", "2048", "--abort-frac", "0.04",
-		"--burst", "40@4s", "--seed", "7", "--out", filepath.Join(dir, ClientFile))
-	load.Stderr = os.Stderr
-	if out, err := load.Output(); err != nil {
-		t.Fatalf("testbed load: %v\n%s", err, out)
+	if m.AttachAfter == 0 {
+		startLoad()
+	}
+	if err := load.Wait(); err != nil {
+		t.Fatalf("testbed load: %v\n%s", err, loadOut.Bytes())
 	}
 	time.Sleep(time.Second) // let the last responses and steps settle
 	rec.Process.Signal(syscall.SIGINT)
@@ -179,11 +208,36 @@ func RunMode(t *testing.T, m Mode, n int) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := CompareWithTruth(truthPath, reqs, steps)
+	var r *Report
+	if m.AttachAfter > 0 {
+		r, err = CompareLiveWithTruth(truthPath, reqs, steps, firstSockNS(t, filepath.Join(recDir, export.EventsFile)))
+	} else {
+		r, err = CompareWithTruth(truthPath, reqs, steps)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// firstSockNS is the time of the first socket event of a recording: when the capture of
+// the server's connections began.
+func firstSockNS(t *testing.T, path string) uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := event.NewReader(f)
+	for {
+		e, err := rd.Read()
+		if err != nil {
+			t.Fatalf("no socket event in %s: %v", path, err)
+		}
+		if s, ok := e.(*event.Sock); ok {
+			return s.TS
+		}
+	}
 }
 
 // serverCommand runs the testbed server so that its ground-truth stamps follow its

@@ -104,6 +104,16 @@ func CompareWithTruth(truthPath string, reqs []correlate.Request, steps []correl
 	return Compare(reqs, steps, onlyCompletions(treqs), tsteps), nil
 }
 
+// CompareLiveWithTruth is CompareWithTruth for a recording attached at attachNS to a
+// server already under load (CompareLive).
+func CompareLiveWithTruth(truthPath string, reqs []correlate.Request, steps []correlate.Step, attachNS uint64) (*Report, error) {
+	treqs, tsteps, err := truth.Read(truthPath)
+	if err != nil {
+		return nil, err
+	}
+	return CompareLive(reqs, steps, onlyCompletions(treqs), tsteps, attachNS), nil
+}
+
 // onlyCompletions drops the health checks the test made before the recording.
 func onlyCompletions(reqs []truth.Request) []truth.Request {
 	out := reqs[:0]
