@@ -25,15 +25,22 @@ func WriteTraceDir(dir, gpuSamples string) error {
 			return fmt.Errorf("trace: %w", err)
 		}
 	}
-	f, err := os.Create(filepath.Join(dir, TraceFile))
+	// Through a temporary file, so a failure leaves the trace that was there.
+	tmp := filepath.Join(dir, "."+TraceFile+".tmp")
+	f, err := os.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
 	if err := WriteTrace(f, t); err != nil {
 		f.Close()
+		os.Remove(tmp)
 		return err
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("trace: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, TraceFile)); err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
 	return nil

@@ -26,6 +26,7 @@ const (
 type RecordWriter struct {
 	files   []*os.File
 	bufs    []*bufio.Writer
+	final   []string // with temporary files: the names they take at Close
 	reqs    *json.Encoder
 	steps   *json.Encoder
 	errs    *json.Encoder
@@ -33,17 +34,32 @@ type RecordWriter struct {
 	Summary *Summary
 }
 
-// NewRecordWriter creates (or truncates) the record files in dir.
-func NewRecordWriter(dir string) (*RecordWriter, error) {
+// NewRecordWriter creates (or truncates) the record files in dir. They are written as
+// records come (Flush pushes what is buffered), so a recorder killed midway leaves the
+// records it had flushed.
+func NewRecordWriter(dir string) (*RecordWriter, error) { return newRecordWriter(dir, false) }
+
+// NewRecordWriterTemp writes the record files of dir under temporary names that Close
+// renames over the files, so the records already in dir stay as they were until then,
+// and for good when Abort is called instead.
+func NewRecordWriterTemp(dir string) (*RecordWriter, error) { return newRecordWriter(dir, true) }
+
+func newRecordWriter(dir string, temp bool) (*RecordWriter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("record dir: %w", err)
 	}
 	w := &RecordWriter{Summary: NewSummary()}
 	var encs []*json.Encoder
 	for _, name := range []string{RequestsFile, StepsFile, ErrorsFile} {
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		path := filepath.Join(dir, name)
+		open := path
+		if temp {
+			open = filepath.Join(dir, "."+name+".tmp")
+			w.final = append(w.final, path)
+		}
+		f, err := os.OpenFile(open, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 		if err != nil {
-			w.Close()
+			w.Abort()
 			return nil, fmt.Errorf("record file: %w", err)
 		}
 		b := bufio.NewWriterSize(f, 64<<10)
@@ -52,6 +68,25 @@ func NewRecordWriter(dir string) (*RecordWriter, error) {
 	}
 	w.reqs, w.steps, w.errs = encs[0], encs[1], encs[2]
 	return w, nil
+}
+
+// Flush writes out what is buffered and returns the first write error so far.
+func (w *RecordWriter) Flush() error {
+	for _, b := range w.bufs {
+		w.keep(b.Flush())
+	}
+	return w.err
+}
+
+// Abort closes the files; temporary ones are removed, leaving dir as it was.
+func (w *RecordWriter) Abort() {
+	for _, f := range w.files {
+		f.Close()
+		if w.final != nil {
+			os.Remove(f.Name())
+		}
+	}
+	w.bufs, w.files = nil, nil
 }
 
 func (w *RecordWriter) keep(err error) {
@@ -88,7 +123,21 @@ func (w *RecordWriter) Stall(unit string, s gpustep.Stall) { w.Summary.Stall(uni
 func (w *RecordWriter) Close() error {
 	for i, b := range w.bufs {
 		w.keep(b.Flush())
+		if w.final != nil {
+			w.keep(w.files[i].Sync())
+		}
 		w.keep(w.files[i].Close())
+	}
+	if w.err != nil {
+		if w.final != nil {
+			w.Abort()
+		}
+		return fmt.Errorf("write records: %w", w.err)
+	}
+	for i, f := range w.files {
+		if w.final != nil {
+			w.keep(os.Rename(f.Name(), w.final[i]))
+		}
 	}
 	w.bufs, w.files = nil, nil
 	if w.err != nil {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +26,7 @@ type captureFlags struct {
 	payload  int
 	launches string
 	procfs   string
+	sysfs    string
 	rescan   time.Duration
 }
 
@@ -40,6 +44,7 @@ func (c *captureFlags) register(fs interface {
 	fs.IntVar(&c.payload, "capture.payload-bytes", tracer.DefaultPayloadBytes, fmt.Sprintf("bytes copied from the head of each socket read or write (0 to %d)", tracer.MaxPayloadBytes))
 	fs.StringVar(&c.launches, "capture.launches", "on", "kernel launches recorded: on, off or sample:N")
 	fs.StringVar(&c.procfs, "path.procfs", "/proc", "procfs mount point")
+	fs.StringVar(&c.sysfs, "path.sysfs", "/sys", "sysfs mount point (where --cgroup paths are checked)")
 	fs.DurationVar(&c.rescan, "capture.rescan-interval", tracer.DefaultRescanInterval, "how often processes are rescanned for libcuda")
 }
 
@@ -50,6 +55,12 @@ func (c *captureFlags) config(log *slog.Logger) (tracer.Config, error) {
 	}
 	if c.payload < 0 || c.payload > tracer.MaxPayloadBytes {
 		return tracer.Config{}, fmt.Errorf("--capture.payload-bytes %d: want 0 to %d", c.payload, tracer.MaxPayloadBytes)
+	}
+	for _, cg := range c.cgroups {
+		if !cgroupExists(c.sysfs, cg) {
+			return tracer.Config{}, fmt.Errorf("--cgroup %s: no such cgroup v2 (no directory %s or %s)", cg,
+				filepath.Join(c.sysfs, "fs/cgroup", cg), filepath.Join(c.sysfs, "fs/cgroup/unified", cg))
+		}
 	}
 	return tracer.Config{
 		PIDs:           c.pids,
@@ -176,4 +187,17 @@ func (l *liveWriter) stop() error {
 		l.mu.Unlock()
 	})
 	return l.err
+}
+
+// cgroupExists reports whether cg (a cgroup v2 path as /proc/PID/cgroup prints it, or a
+// path under /sys/fs/cgroup) is a directory of the cgroup v2 hierarchy: at sysfs/fs/cgroup,
+// or at sysfs/fs/cgroup/unified on a host that mounts v1 controllers beside it.
+func cgroupExists(sysfs, cg string) bool {
+	rel := strings.TrimPrefix(filepath.Clean("/"+cg), "/sys/fs/cgroup")
+	for _, root := range []string{"fs/cgroup", "fs/cgroup/unified"} {
+		if st, err := os.Stat(filepath.Join(sysfs, root, rel)); err == nil && st.IsDir() {
+			return true
+		}
+	}
+	return false
 }

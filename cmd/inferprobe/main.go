@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -97,7 +99,7 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
 		}
-		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+		fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), flagError(err))
 		return errUsage
 	}
 	if fs.NArg() > 0 {
@@ -105,4 +107,34 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// badValue is pflag's message for a value its type cannot parse.
+var badValue = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: (.*)$`)
+
+// flagError says what is wrong with a command line in the user's terms: the flag, the
+// value and what it wants, without the Go parser's text.
+func flagError(err error) string {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	flag := m[2]
+	if i := strings.Index(flag, "--"); i >= 0 {
+		flag = flag[i:]
+	}
+	want := "a valid value"
+	switch inner := m[3]; {
+	case strings.Contains(inner, "out of range"):
+		want = "a smaller number"
+	case strings.Contains(inner, "ParseInt"), strings.Contains(inner, "ParseUint"), strings.Contains(inner, "Atoi"):
+		want = "a whole number"
+	case strings.Contains(inner, "ParseFloat"):
+		want = "a number"
+	case strings.Contains(inner, "ParseBool"):
+		want = "true or false"
+	case strings.Contains(inner, "duration"):
+		want = "a duration such as 500ms, 10s or 5m"
+	}
+	return fmt.Sprintf("%s %q: want %s", flag, m[1], want)
 }

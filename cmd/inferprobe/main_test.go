@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,14 @@ func TestDispatch(t *testing.T) {
 		{[]string{"events", "--no-such-flag"}, 2, "unknown flag"},
 		{[]string{"events", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"events", "--help"}, 0, "--path.procfs"},
+		// Bad input: the flag, the value and what it wants; no Go parser text.
+		{[]string{"record", "--pid", "abc", "--out", "/tmp/x"}, 2, `--pid "abc": want a whole number`},
+		{[]string{"record", "--duration", "soon", "--out", "/tmp/x"}, 2, `--duration "soon": want a duration such as 500ms, 10s or 5m`},
+		{[]string{"record", "--duration", "-5s", "--out", "/tmp/x"}, 2, "--duration -5s: want a positive duration"},
+		{[]string{"record", "--duration", "0", "--out", "/tmp/x"}, 2, "--duration 0s: want a positive duration"},
+		{[]string{"record", "--cgroup", "/no/such/cgroup.scope", "--out", "/tmp/x"}, 2, "--cgroup /no/such/cgroup.scope: no such cgroup v2"},
+		{[]string{"replay", "/no/such/recording"}, 1, "replay /no/such/recording: no such directory"},
+		{[]string{"replay", "a", "--out", "b", "--in-place"}, 2, "usage: inferprobe replay DIR [--out DIR2 | --in-place]"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := dispatch(tc.args, &out, &errOut); code != tc.code || !strings.Contains(errOut.String(), tc.err) {
@@ -65,5 +75,31 @@ func TestRedact(t *testing.T) {
 	w.Flush()
 	if strings.Contains(buf.String(), "data") || strings.Contains(buf.String(), "tail") {
 		t.Errorf("written %s", buf.String())
+	}
+}
+
+// record refuses an --out that holds a recording unless --force, and replay names what
+// is wrong with the directory it is given.
+func TestRecordOutChecks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "requests.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := dispatch([]string{"record", "--out", dir}, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "already holds a recording (requests.jsonl): choose another directory, or --force") {
+		t.Errorf("exit %d: %s", code, errOut.String())
+	}
+	if err := checkOut(dir, true); err != nil {
+		t.Errorf("with --force: %v", err)
+	}
+	file := filepath.Join(dir, "requests.jsonl")
+	errOut.Reset()
+	if code := dispatch([]string{"replay", file}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not a directory") {
+		t.Errorf("replay of a file: exit %d: %s", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := dispatch([]string{"replay", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no events.jsonl in it") {
+		t.Errorf("replay of a directory without events: exit %d: %s", code, errOut.String())
 	}
 }

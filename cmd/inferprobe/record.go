@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/inferprobe/inferprobe/correlate"
 	gpustep "github.com/inferprobe/inferprobe/correlate/gpu"
@@ -60,11 +65,20 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	gf.register(fs, time.Second)
 	out := fs.String("out", "", "directory for requests.jsonl, steps.jsonl, cuda_errors.jsonl, events.jsonl, gpu.jsonl and trace.json (required)")
 	raw := fs.Bool("record.raw", true, "keep the raw event stream (events.jsonl, mode 0600: it holds the first bytes of requests and responses) so replay can rebuild the records")
+	force := fs.Bool("force", false, "write over a recording already in --out")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "inferprobe record: --out DIR is required")
+		return errUsage
+	}
+	if fs.Changed("duration") && *duration <= 0 {
+		fmt.Fprintf(stderr, "inferprobe record: --duration %v: want a positive duration such as 10m (leave it out to record until interrupted)\n", *duration)
+		return errUsage
+	}
+	if err := checkOut(*out, *force); err != nil {
+		fmt.Fprintln(stderr, "inferprobe record:", err)
 		return errUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -114,7 +128,22 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	gpuDone := recordGPU(ctx, &gf, *out, log)
 	log.Info("recording", "out", *out, "duration", *duration)
-	runErr := pipe(ctx, t, corr, tap, nil)
+	// Every record file is flushed at least once a second, so a recorder that is killed
+	// loses at most the last second.
+	var flushed time.Time
+	flush := func() {
+		if time.Since(flushed) < time.Second {
+			return
+		}
+		flushed = time.Now()
+		rw.Flush()
+		if rawW != nil {
+			if err := rawW.Flush(); err != nil && rawErr == nil {
+				rawErr = err
+			}
+		}
+	}
+	runErr := pipe(ctx, t, corr, tap, flush)
 	corr.Close()
 	gpuErr := gpuDone()
 	if rawW != nil {
@@ -126,6 +155,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if closeErr == nil {
 		closeErr = export.WriteTraceDir(*out, filepath.Join(*out, export.GPUFile))
 	}
+	giveToSudoUser(*out, log)
 	if closeErr == nil {
 		closeErr = gpuErr
 	}
@@ -151,63 +181,123 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("replay", stderr)
 	var kf correlateFlags
 	kf.register(fs)
-	out := fs.String("out", "", "write the rebuilt records here (default: the recording's own directory)")
+	out := fs.String("out", "", "write the rebuilt records (and trace.json) into this directory")
+	inPlace := fs.Bool("in-place", false, "rewrite the recording's own records with the rebuilt ones")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		fmt.Fprintf(stderr, "replay: %s\n", flagError(err))
 		return errUsage
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: inferprobe replay DIR [--out DIR2]")
+	if fs.NArg() != 1 || *out != "" && *inPlace {
+		fmt.Fprintln(stderr, "usage: inferprobe replay DIR [--out DIR2 | --in-place]")
 		return errUsage
 	}
 	dir := fs.Arg(0)
-	if *out == "" {
+	if *inPlace {
 		*out = dir
 	}
 	f, err := os.Open(filepath.Join(dir, export.EventsFile))
 	if err != nil {
-		return fmt.Errorf("replay %s: %w (was it recorded with --record.raw=false?)", dir, err)
+		return fmt.Errorf("replay %s: %w", dir, openHint(dir, err))
 	}
 	defer f.Close()
-	n, err := replay(event.NewReader(f), *out, kf.options(), stdout)
+	summary := export.NewSummary()
+	var sink correlate.Sink = summary
+	var rw *export.RecordWriter
+	if *out != "" {
+		// Through temporary files renamed at the end: a replay that fails leaves the
+		// records that were there.
+		if rw, err = export.NewRecordWriterTemp(*out); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		sink, summary = rw, rw.Summary
+	}
+	st, err := correlate.Replay(f, kf.options(), sink)
+	for _, le := range st.Corrupt {
+		fmt.Fprintf(stderr, "replay: %s: line %d is not an event, skipped: %v\n", export.EventsFile, le.Line, le.Err)
+	}
+	if st.Torn != 0 {
+		fmt.Fprintf(stderr, "replay: %s: the last line (%d) is cut off (the recorder stopped while writing it), skipped\n", export.EventsFile, st.Torn)
+	}
 	if err != nil {
+		if rw != nil {
+			rw.Abort()
+		}
+		return fmt.Errorf("replay %s: %w", dir, err)
+	}
+	if rw != nil {
+		if err := rw.Close(); err != nil {
+			return err
+		}
+		if err := export.WriteTraceDir(*out, filepath.Join(dir, export.GPUFile)); err != nil {
+			return err
+		}
+	}
+	if err := summary.Write(stdout); err != nil {
 		return err
 	}
-	if err := export.WriteTraceDir(*out, filepath.Join(dir, export.GPUFile)); err != nil {
-		return err
+	where := "nothing written (--out DIR2 or --in-place keeps the records)"
+	if *out != "" {
+		where = "records written into " + *out
 	}
-	fmt.Fprintf(stderr, "replayed %d events into %s\n", n, *out)
+	fmt.Fprintf(stderr, "replayed %d events, %s\n", st.Events, where)
 	return nil
 }
 
-// replay feeds a raw event stream to a correlator writing records into out.
-func replay(r *event.Reader, out string, opt correlate.Options, stdout io.Writer) (int, error) {
-	rw, err := export.NewRecordWriter(out)
-	if err != nil {
-		return 0, err
+// openHint names why a recording's events file could not be opened.
+func openHint(dir string, err error) error {
+	st, serr := os.Stat(dir)
+	switch {
+	case errors.Is(serr, fs.ErrNotExist):
+		return errors.New("no such directory")
+	case serr == nil && !st.IsDir():
+		return errors.New("not a directory")
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s: permission denied (the raw events are mode 0600: replay as the user who recorded, or as root)", export.EventsFile)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no %s in it: not a recording, or recorded with --record.raw=false", export.EventsFile)
 	}
-	corr, err := correlate.New(opt, rw)
-	if err != nil {
-		rw.Close()
-		return 0, err
+	return err
+}
+
+// checkOut refuses an --out that already holds a recording, unless force.
+func checkOut(dir string, force bool) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("--out %s: not a directory", dir)
 	}
-	n := 0
-	for {
-		e, err := r.Read()
-		if err == io.EOF {
-			break
+	for _, name := range []string{export.RequestsFile, export.EventsFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil && !force {
+			return fmt.Errorf("--out %s already holds a recording (%s): choose another directory, or --force to write over it", dir, name)
 		}
+	}
+	return nil
+}
+
+// giveToSudoUser makes a recording made under sudo belong to the user who ran sudo, so
+// that replay needs no root (the raw events keep mode 0600).
+func giveToSudoUser(dir string, log *slog.Logger) {
+	uid, err1 := strconv.Atoi(os.Getenv("SUDO_UID"))
+	gid, err2 := strconv.Atoi(os.Getenv("SUDO_GID"))
+	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+		return
+	}
+	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
-			rw.Close()
-			return n, err
+			return err
 		}
-		corr.Feed(e)
-		n++
+		return os.Lchown(path, uid, gid)
+	})
+	if err != nil {
+		log.Warn("recording left to root", "out", dir, "err", err)
 	}
-	corr.Close()
-	if err := rw.Close(); err != nil {
-		return n, err
-	}
-	return n, rw.Summary.Write(stdout)
 }
 
 // recordGPU samples GPU health into gpu.jsonl in dir every --collector.gpu.interval until

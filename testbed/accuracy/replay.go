@@ -11,7 +11,6 @@ import (
 	"github.com/inferprobe/inferprobe/correlate"
 	gpustep "github.com/inferprobe/inferprobe/correlate/gpu"
 	"github.com/inferprobe/inferprobe/testbed/truth"
-	"github.com/inferprobe/inferprobe/tracer/event"
 )
 
 // Artifacts of a kept run (INFERPROBE_ACCURACY_KEEP=DIR keeps DIR/<mode>/...).
@@ -34,25 +33,12 @@ func (c *collect) CUDAError(string, gpustep.Error) {}
 func (c *collect) Stall(string, gpustep.Stall)     {}
 
 // Replay re-correlates a raw event stream (a recording's events.jsonl) with opt, as
-// `inferprobe replay` does, and returns the records.
+// `inferprobe replay` does (correlate.Replay), and returns the records.
 func Replay(r io.Reader, opt correlate.Options) ([]correlate.Request, []correlate.Step, error) {
 	var out collect
-	c, err := correlate.New(opt, &out)
-	if err != nil {
+	if _, err := correlate.Replay(r, opt, &out); err != nil {
 		return nil, nil, err
 	}
-	rd := event.NewReader(r)
-	for {
-		e, err := rd.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("replay: %w", err)
-		}
-		c.Feed(e)
-	}
-	c.Close()
 	return out.reqs, out.steps, nil
 }
 
