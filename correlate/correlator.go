@@ -67,6 +67,7 @@ type Correlator struct {
 	closing bool
 	seq     uint64
 	stats   Stats
+	exits   []Exit
 }
 
 // Stats counts what the correlator produced.
@@ -131,6 +132,7 @@ func (c *Correlator) Feed(e event.Event) {
 	switch v := e.(type) {
 	case *event.Proc:
 		if v.Op == event.ProcExit { // while the process still names its unit
+			c.noteExit(v)
 			c.wire.ProcessGone(v.PID, v.TS)
 		}
 		c.units.Proc(v)

@@ -114,4 +114,10 @@ func TestCorrelatorServerKilled(t *testing.T) {
 	if len(out.reqs) != 1 || out.reqs[0].Class != ClassServerClosed || out.reqs[0].EndNS != 4*ms || valueOr(out.reqs[0].OutputTokens, 0) != 1 {
 		t.Fatalf("records %+v", out.reqs)
 	}
+	if ex := c.Exits(); len(ex) != 1 || ex[0].PID != 10 || ex[0].Unit != "api:8000" || ex[0].Comm != "api" || ex[0].TS != 4*ms || ex[0].How() != "killed by SIGKILL" {
+		t.Fatalf("exits %+v", ex)
+	}
+	if h := (Exit{Status: 3 << 8}).How(); h != "exited with status 3" {
+		t.Errorf("status 3: %q", h)
+	}
 }

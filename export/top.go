@@ -53,9 +53,15 @@ type TopAgent struct {
 	Dropped           uint64
 }
 
-// TopWidth is the width the view is laid out for; RenderTop cuts lines at its width
-// argument when that is narrower.
+// TopWidth is the width the view is laid out for; RenderTop narrows the unit column and
+// then cuts lines at its width argument when that is narrower.
 const TopWidth = 100
+
+// unitWidth is the unit column at full width, topRowWidth a unit row's width with it.
+const (
+	unitWidth   = 24
+	topRowWidth = unitWidth + 69
+)
 
 // RenderTop draws v as plain text lines of at most width columns (TopWidth when width is
 // 0 or more than TopWidth). It is a pure function of its arguments.
@@ -65,15 +71,17 @@ func RenderTop(v TopView, width int) string {
 	}
 	var lines []string
 	add := func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }
-	add("inferprobe top  %s  last %s  tracked %d  attached %d  events %s/s  dropped %d",
+	add("inferprobe top  %s  last %s  procs %d  probes %d  events %s/s  dropped %d",
 		v.Time.Format("2006-01-02 15:04:05"), v.Window, v.Agent.Tracked, v.Agent.Attached, humanRate(v.Agent.EventsPerSec), v.Agent.Dropped)
-	add("")
-	add("%-24s %7s %9s %17s %17s %5s %5s %6s", "UNIT", "RPS", "TOK/S", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "WAIT", "RUN", "BATCH")
+	add("WAIT queued  RUN streaming  BATCH requests/step  gpu wait: longest now  q quits")
+	// The unit's name gives way first, so WAIT, RUN and BATCH stay on a narrow terminal.
+	nameW := min(max(unitWidth-(topRowWidth-width), 8), unitWidth)
+	add("%-*s %7s %9s %15s %15s %5s %5s %6s", nameW, "UNIT", "RPS", "TOK/S", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "WAIT", "RUN", "BATCH")
 	if len(v.Units) == 0 {
 		add("  (no serving unit seen yet)")
 	}
 	for _, u := range v.Units {
-		add("%-24s %7s %9s %17s %17s %5d %5d %6s", cut(u.Name, 24), num(u.RPS, 1), num(u.TokensPerSec, 1),
+		add("%-*s %7s %9s %15s %15s %5d %5d %6s", nameW, cut(u.Name, nameW), num(u.RPS, 1), num(u.TokensPerSec, 1),
 			pair(u.TTFT50, u.TTFT99), pair(u.TPOT50, u.TPOT99), u.Waiting, u.Running, num(u.Batch, 1))
 		add("  gpu wait %-8s stalled %-3d host idle %-6s  errors %s",
 			waitText(u.LongestWait), u.Stalled, pct(u.HostIdle), errorList(u.Errors))

@@ -46,6 +46,23 @@ func TestRenderTopGolden(t *testing.T) {
 			t.Errorf("line %d is %d columns: %q", i+1, n, l)
 		}
 	}
+	// At 80 columns the unit name narrows and WAIT, RUN and BATCH stay whole.
+	at80 := strings.Split(RenderTop(sampleView(), 80), "\n")
+	var head, row string
+	for _, l := range at80 {
+		if strings.HasPrefix(l, "UNIT") {
+			head = l
+		}
+		if strings.HasPrefix(l, "vllm:8000") {
+			row = l
+		}
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("at width 80, %d columns: %q", n, l)
+		}
+	}
+	if !strings.HasSuffix(head, "WAIT   RUN  BATCH") || !strings.HasSuffix(row, "3     7    7.8") {
+		t.Errorf("at width 80:\n%s\n%s", head, row)
+	}
 	narrow := RenderTop(sampleView(), 60)
 	for i, l := range strings.Split(narrow, "\n") {
 		if n := len([]rune(l)); n > 60 {

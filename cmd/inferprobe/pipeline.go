@@ -1,15 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/inferprobe/inferprobe/correlate"
+	"github.com/inferprobe/inferprobe/correlate/wire"
 	"github.com/inferprobe/inferprobe/tracer"
 	"github.com/inferprobe/inferprobe/tracer/event"
 )
@@ -51,4 +58,61 @@ func monotonicNS() uint64 {
 		return 0
 	}
 	return uint64(ts.Nano())
+}
+
+// targetsGone reports whether every process of pids has exited (a zombie, exited but not
+// yet reaped, counts as gone), as procfs shows them.
+func targetsGone(procfs string, pids []int) bool {
+	if len(pids) == 0 {
+		return false
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile(filepath.Join(procfs, strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue
+		}
+		// The state follows the parenthesised command name, which may hold spaces.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// exitsReport prints the exits of the units' processes, with wall-clock times (now is
+// stream time at wall).
+func exitsReport(w io.Writer, exits []correlate.Exit, now uint64, wall time.Time) {
+	if len(exits) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "process exits (%d):\n", len(exits))
+	for _, e := range exits {
+		at := wall.Add(-time.Duration(now - min(e.TS, now)))
+		fmt.Fprintf(w, "  %s  pid %d (%s) of %s %s\n", at.Format("15:04:05.000"), e.PID, e.Comm, e.Unit, e.How())
+	}
+}
+
+// connsReport prints the connections that were not parsed as HTTP: by what they carried,
+// and those still waiting for a message boundary at the end (per unit).
+func connsReport(w io.Writer, ws wire.Stats, snaps []correlate.UnitSnapshot) {
+	var parts []string
+	for p := wire.ProtoTLS; p <= wire.ProtoBinary; p++ {
+		if n := ws.Ignored[p]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", p, n))
+		}
+	}
+	for _, s := range snaps {
+		if n := s.Conns[wire.ConnUnsynced]; n > 0 {
+			parts = append(parts, fmt.Sprintf("unsynced=%d (%s)", n, s.Unit))
+		}
+	}
+	if ws.Joined == 0 && len(parts) == 0 {
+		return
+	}
+	unparsed := "none"
+	if len(parts) > 0 {
+		unparsed = strings.Join(parts, " ")
+	}
+	fmt.Fprintf(w, "connections: %d joined mid-stream (%d partial requests); not parsed: %s\n", ws.Joined, ws.Partial, unparsed)
 }

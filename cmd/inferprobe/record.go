@@ -136,6 +136,10 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 			return
 		}
 		flushed = time.Now()
+		if targetsGone(cf.procfs, cf.pids) {
+			log.Info("every --pid target is gone: the recording ends")
+			stop()
+		}
 		rw.Flush()
 		if rawW != nil {
 			if err := rawW.Flush(); err != nil && rawErr == nil {
@@ -144,6 +148,9 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	runErr := pipe(ctx, t, corr, tap, flush)
+	endNS, endWall := monotonicNS(), time.Now()
+	corr.Advance(endNS)
+	snaps := corr.Snapshot(endNS)
 	corr.Close()
 	gpuErr := gpuDone()
 	if rawW != nil {
@@ -168,6 +175,8 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if err := rw.Summary.Write(stdout); err != nil {
 		return err
 	}
+	connsReport(stdout, corr.WireStats(), snaps)
+	exitsReport(stdout, corr.Exits(), endNS, endWall)
 	switch {
 	case runErr != nil:
 		return runErr

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,6 +34,24 @@ func terminalWidth(w io.Writer) (int, bool) {
 
 func runTop(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("top", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: inferprobe top [flags]
+
+One row per serving unit, rates and quantiles over the last --window (or the time seen so
+far, when shorter):
+  RPS, TOK/S       finished requests and streamed output tokens per second
+  TTFT, TPOT       time to first token and per output token, P50 / P99
+  WAIT             requests queued: arrived, no token yet (the queue depth)
+  RUN              requests streaming tokens (those in flight at the attach included)
+  BATCH            requests that got a token per GPU step
+  gpu wait         the longest blocking wait on the GPU in flight now; stalled: past --correlate.stall-after
+  host idle        the share of GPU time spent waiting on the CPU between steps
+  procs, probes    the processes inferprobe traces, and the probes attached in them
+Press q to quit.
+
+`)
+		fs.PrintDefaults()
+	}
 	var cf captureFlags
 	cf.register(fs)
 	var kf correlateFlags
@@ -79,6 +98,9 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	frames := make(chan export.TopView, 1)
 	drawn := make(chan error, 1)
 	go func() { drawn <- drawTop(stdout, frames, tty, stop) }()
+	if tty {
+		defer quitOnKey(os.Stdin, stop)()
+	}
 
 	var last time.Time
 	var lastEvents uint64
@@ -103,6 +125,9 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 		return v
 	}
 	onTick := func() {
+		if targetsGone(cf.procfs, cf.pids) {
+			stop() // every --pid target is gone
+		}
 		now := time.Now()
 		if !last.IsZero() && now.Sub(last) < *refresh {
 			return
@@ -156,4 +181,35 @@ func drawTop(w io.Writer, frames <-chan export.TopView, tty bool, stop func()) e
 		}
 	}
 	return nil
+}
+
+// quitOnKey calls stop when q is pressed on in, a terminal: it is put in a mode that
+// delivers keys at once and does not echo them. The function it returns restores the
+// terminal. Where in is not a terminal it does nothing.
+func quitOnKey(in *os.File, stop func()) (restore func()) {
+	fd := int(in.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	raw := *old
+	raw.Lflag &^= unix.ICANON | unix.ECHO
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
+		return func() {}
+	}
+	go func() {
+		b := make([]byte, 16)
+		for {
+			n, err := in.Read(b)
+			if err != nil {
+				return
+			}
+			if bytes.ContainsAny(b[:n], "qQ") {
+				stop()
+				return
+			}
+		}
+	}()
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }
 }
