@@ -121,3 +121,51 @@ func TestCorrelatorServerKilled(t *testing.T) {
 		t.Errorf("status 3: %q", h)
 	}
 }
+
+// Attached while a request was queued: the first bytes of its connection are its
+// response head. Its first token, decode and TPOT are measured; its TTFT and queue stay
+// null, and its first token's step is its prefill step.
+func TestCorrelatorPartialQueued(t *testing.T) {
+	var s stream
+	s.evs = append(s.evs,
+		&event.Proc{Header: event.Header{TS: 1, PID: 10, TID: 10}, Op: event.ProcFound, Comm: "api", Listen: []string{"tcp:8000"}},
+		&event.Proc{Header: event.Header{TS: 1, PID: 11, TID: 11}, Op: event.ProcFound, PPID: 10, Comm: "engine"})
+	head := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+	var writes []uint64
+	for i := range 4 {
+		start, end := uint64(2+10*i)*ms, uint64(10+10*i)*ms
+		s.step(start, end, i > 0)
+		w := end + 200_000
+		data := sse("cmpl-q", fmt.Sprintf("q%d", i))
+		if i == 0 {
+			data = head + data
+		}
+		s.sock(w, 5, event.OpWrite, data)
+		writes = append(writes, w)
+	}
+	s.sock(41*ms, 5, event.OpWrite, chunk("data: [DONE]\n\n")+"0\r\n\r\n")
+	var out collect
+	c, err := New(Options{}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range s.evs {
+		c.Feed(e)
+	}
+	c.Close()
+	if len(out.reqs) != 1 || len(out.steps) != 4 {
+		t.Fatalf("%d requests, %d steps", len(out.reqs), len(out.steps))
+	}
+	r := out.reqs[0]
+	tpot := float64(writes[3]-writes[0]) / 1e9 / 3
+	if !r.Partial || r.Status == nil || *r.Status != 200 || r.FirstTokenNS == nil || *r.FirstTokenNS != writes[0] ||
+		r.TTFT != nil || r.Queue != nil || r.ArrivalNS != nil || r.TPOT == nil || *r.TPOT != tpot ||
+		r.Decode == nil || *r.Decode != float64(41*ms-writes[0])/1e9 || r.PrefillStep == nil || *r.PrefillStep != out.steps[0].ID {
+		t.Errorf("record %+v", *r)
+	}
+	for i, st := range out.steps {
+		if st.BatchSize == nil || *st.BatchSize != 1 {
+			t.Errorf("step %d batch %v", i, st.BatchSize)
+		}
+	}
+}

@@ -11,8 +11,9 @@ type Request struct {
 	Stream bool   `json:"stream"`
 
 	// Partial: the request was in flight when inferprobe attached. Its arrival, and so
-	// its TTFT, queue, prefill, decode and E2E, are unknown (null); OutputTokens counts
-	// the tokens seen after the attach (JoinedNS, the first write seen of it).
+	// its TTFT, queue, prefill and E2E, are unknown (null); OutputTokens counts the
+	// tokens seen after the attach (JoinedNS, the first write seen of it). One that was
+	// still queued (joined at its response head) has its first token, decode and TPOT.
 	Partial  bool   `json:"partial"`
 	JoinedNS uint64 `json:"joined_ns,omitempty"`
 

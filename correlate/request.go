@@ -210,7 +210,7 @@ func firstStep(u *unitState, x *wire.Exchange, n int) int {
 
 // partialRequest fills the record of a request joined in flight: the tokens seen after
 // the attach count toward the batch sizes of the steps they came from; everything that
-// needs the arrival or the first token stays null.
+// needs the arrival (or a first token before the attach) stays null.
 func (c *Correlator) partialRequest(u *unitState, x *wire.Exchange, r *Request) *Request {
 	r.Partial, r.JoinedNS = true, x.JoinedNS
 	r.OutputTokens, r.TokensFrom = ptr(x.ContentEvents), "events"
@@ -220,13 +220,32 @@ func (c *Correlator) partialRequest(u *unitState, x *wire.Exchange, r *Request) 
 	if len(x.ContentWrites) == 0 {
 		return r
 	}
+	// Joined at its response head (it was queued at the attach), its first content write
+	// is its first token: the token, the decode and TPOT are measured; only what needs the
+	// arrival stays null.
+	fromHead := x.HeadNS != 0 && x.HeadNS == x.JoinedNS
 	ks := tokenSteps(u, x.ContentWrites)
 	for i, k := range ks {
 		if k < 0 || i > 0 && k == ks[i-1] {
 			continue
 		}
 		u.steps[k].batch++
-		u.steps[k].decodes++
+		if !fromHead || i > 0 {
+			u.steps[k].decodes++
+		}
+	}
+	if fromHead {
+		first := x.ContentWrites[0]
+		r.FirstTokenNS = ptr(first)
+		if x.EndNS >= first {
+			r.Decode = ptr(seconds(x.EndNS - first))
+		}
+		if n := x.ContentEvents; n > 1 {
+			r.TPOT = ptr(seconds(x.ContentWrites[len(x.ContentWrites)-1]-first) / float64(n-1))
+		}
+		if ks[0] >= 0 {
+			r.PrefillStep = ptr(u.steps[ks[0]].s.ID)
+		}
 	}
 	if len(x.ContentWrites) > 1 {
 		r.ITL = make([]float64, 0, len(x.ContentWrites)-1)

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,6 +119,9 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err == nil && !strings.HasPrefix(*path, "/") {
 		err = fmt.Errorf("--web.telemetry-path %q must start with /", *path)
 	}
+	if err == nil {
+		err = checkListenAddress(*listen)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "inferprobe agent:", err)
 		return errUsage
@@ -131,7 +136,10 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another agent running? pick another --web.listen-address)", *listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen on %s: %w (is another agent running? pick another --web.listen-address)", *listen, err)
+		}
+		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	defer ln.Close()
 
@@ -218,4 +226,15 @@ func agentMux(reg *prometheus.Registry, path string) *http.ServeMux {
 		})
 	}
 	return mux
+}
+
+// checkListenAddress accepts HOST:PORT or :PORT with a port from 0 to 65535.
+func checkListenAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if _, err = strconv.ParseUint(port, 10, 16); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("--web.listen-address %q: want HOST:PORT or :PORT, such as :9477 or 127.0.0.1:9477", addr)
 }

@@ -32,6 +32,8 @@ func TestDispatch(t *testing.T) {
 		{[]string{"record", "--duration", "-5s", "--out", "/tmp/x"}, 2, "--duration -5s: want a positive duration"},
 		{[]string{"record", "--duration", "0", "--out", "/tmp/x"}, 2, "--duration 0s: want a positive duration"},
 		{[]string{"record", "--cgroup", "/no/such/cgroup.scope", "--out", "/tmp/x"}, 2, "--cgroup /no/such/cgroup.scope: no such cgroup v2"},
+		{[]string{"agent", "--web.listen-address", "9477"}, 2, `--web.listen-address "9477": want HOST:PORT or :PORT`},
+		{[]string{"agent", "--web.listen-address", ":http-alt"}, 2, `--web.listen-address ":http-alt": want HOST:PORT or :PORT`},
 		{[]string{"replay", "/no/such/recording"}, 1, "replay /no/such/recording: no such directory"},
 		{[]string{"replay", "a", "--out", "b", "--in-place"}, 2, "usage: inferprobe replay DIR [--out DIR2 | --in-place]"},
 	} {
