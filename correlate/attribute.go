@@ -46,6 +46,7 @@ type unitState struct {
 	running int
 	partial int                      // open partial requests (joined in flight)
 	tokens  uint64                   // output tokens streamed so far (content events as written; the rest at each end)
+	ended   uint64                   // outer requests ended so far
 	firstNS uint64                   // first outer request's arrival: the memory marker
 	chunk   fcfs                     // chunked-prefill placement (Options.ChunkedPrefill)
 	order   map[*wire.Exchange]order // settled requests' place in the engine's order
@@ -144,6 +145,7 @@ func (c *Correlator) ended(x *wire.Exchange) {
 	if x.Partial {
 		u.partial--
 	}
+	u.ended++
 	// The tokens not counted as they were written: a non-streamed response's, and those
 	// a usage count reports beyond the content events (several tokens an event).
 	if n, from := outputTokens(x); from == "usage" && n > x.ContentEvents && !x.Partial {
@@ -192,10 +194,10 @@ func (c *Correlator) finalize(u *unitState, all bool) {
 	horizon := ^uint64(0)
 	if !all {
 		for x := range u.open {
-			horizon = min(horizon, x.SinceNS())
+			horizon = min(horizon, u.openSince(x))
 		}
 		for _, x := range u.pending {
-			horizon = min(horizon, x.SinceNS())
+			horizon = min(horizon, u.openSince(x))
 		}
 		if c.now > settle {
 			horizon = min(horizon, c.now-settle)
@@ -268,6 +270,19 @@ func (c *Correlator) finalizeInOrder(u *unitState, all bool) {
 	}
 	clear(u.pending[n:])
 	u.pending = u.pending[:n]
+}
+
+// openSince is the earliest step end that x can still add to: its arrival, or for a
+// partial request just before the end of the step its first write seen follows (its
+// tokens go to steps that ended before it was joined).
+func (u *unitState) openSince(x *wire.Exchange) uint64 {
+	if !x.Partial {
+		return x.ArrivalNS
+	}
+	if k := u.before(x.JoinedNS); k >= 0 && u.steps[k].s.EndNS > 0 {
+		return u.steps[k].s.EndNS - 1
+	}
+	return x.JoinedNS
 }
 
 // before returns the index of the latest step of u ending at or before ts, or -1.

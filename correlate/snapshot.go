@@ -16,6 +16,9 @@ type UnitSnapshot struct {
 	// OutputTokens is the output tokens streamed so far, counted as they are written
 	// (a non-streamed response's, and any a usage count adds, at its end).
 	OutputTokens uint64
+	// Ended is the requests that have ended so far, counted at their end (a record
+	// follows once it has settled).
+	Ended uint64
 	// LiveBatch is the mean number of streamed requests that got a token from each step
 	// ending in the second before now (less the front end's lag), counted as the tokens
 	// are written; LiveBatchSteps is how many steps that is (0: no value).
@@ -51,7 +54,7 @@ func (c *Correlator) Snapshot(now uint64) []UnitSnapshot {
 	}
 	for name, u := range c.us {
 		s := get(name)
-		s.Waiting, s.Running, s.Partial, s.OutputTokens = u.waiting, u.running, u.partial, u.tokens
+		s.Waiting, s.Running, s.Partial, s.OutputTokens, s.Ended = u.waiting, u.running, u.partial, u.tokens, u.ended
 		if u.served {
 			s.LiveBatch, s.LiveBatchSteps = u.liveBatch(now)
 		}

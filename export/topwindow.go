@@ -17,13 +17,14 @@ type TopWindow struct {
 	window uint64
 	start  uint64 // stream time of the first View
 	units  map[string]*windowUnit
-	// tokens are, per unit, the snapshots' streamed-token counts at each View within the
-	// window (and the last one before it): tokens/s as they are written, not as
-	// requests finish, so the rate is right from the first seconds after an attach.
+	// tokens are, per unit, the snapshots' streamed-token and ended-request counts at each
+	// View within the window (and the last one before it): tokens/s as they are written
+	// and requests/s as they end, not as records settle, so the rates are right from the
+	// first seconds after an attach.
 	tokens map[string][]tokenSample
 }
 
-type tokenSample struct{ ts, tokens uint64 }
+type tokenSample struct{ ts, tokens, ended uint64 }
 
 type windowUnit struct {
 	reqs  []windowReq
@@ -160,16 +161,22 @@ func (w *TopWindow) Units(now uint64, snaps []correlate.UnitSnapshot) []TopUnit 
 		if math.IsNaN(r.Batch) && s.LiveBatchSteps > 0 {
 			r.Batch = s.LiveBatch // no step is final yet: the live count
 		}
-		if s.OutputTokens == 0 && len(w.tokens[s.Unit]) == 0 {
+		if s.OutputTokens == 0 && s.Ended == 0 && len(w.tokens[s.Unit]) == 0 {
 			continue
 		}
-		ts := append(w.tokens[s.Unit], tokenSample{now, s.OutputTokens})
+		ts := w.tokens[s.Unit]
+		if n := len(ts); n > 0 && (s.OutputTokens < ts[n-1].tokens || s.Ended < ts[n-1].ended) {
+			ts = ts[:0] // the counts started again (a new correlator): so do the rates
+		}
+		ts = append(ts, tokenSample{now, s.OutputTokens, s.Ended})
 		for len(ts) > 2 && ts[1].ts <= from {
 			ts = ts[1:]
 		}
 		w.tokens[s.Unit] = ts
 		if d := ts[len(ts)-1].ts - ts[0].ts; d > 0 {
-			r.TokensPerSec = float64(ts[len(ts)-1].tokens-ts[0].tokens) / (float64(d) / 1e9)
+			a, b := ts[0], ts[len(ts)-1]
+			r.TokensPerSec = float64(b.tokens-a.tokens) / (float64(d) / 1e9)
+			r.RPS = float64(b.ended-a.ended) / (float64(d) / 1e9)
 		}
 	}
 	for name := range w.tokens {
@@ -179,11 +186,8 @@ func (w *TopWindow) Units(now uint64, snaps []correlate.UnitSnapshot) []TopUnit 
 	}
 	out := make([]TopUnit, 0, len(byName))
 	for name, r := range byName {
-		if span > 0 && r.Requests == 0 {
-			r.RPS = 0
-			if len(w.tokens[name]) < 2 {
-				r.TokensPerSec = 0
-			}
+		if span > 0 && r.Requests == 0 && len(w.tokens[name]) < 2 {
+			r.RPS, r.TokensPerSec = 0, 0
 		}
 		out = append(out, *r)
 	}

@@ -8,13 +8,13 @@ import (
 	"github.com/inferprobe/inferprobe/correlate"
 )
 
-// Tokens/s come from the live token count over the time observed, so they are right
-// before any request has finished (just after an attach); the batch size is the live
+// Tokens/s and requests/s come from the live counts over the time observed, so they are
+// right before any record has settled (just after an attach); the batch size is the live
 // count until the window holds a final step, then the final steps'.
 func TestTopWindowLiveRates(t *testing.T) {
 	w := NewTopWindow(30 * time.Second)
 	snap := func(tokens uint64, live float64, liveSteps int) []correlate.UnitSnapshot {
-		return []correlate.UnitSnapshot{{Unit: "u", Running: 40, OutputTokens: tokens, LiveBatch: live, LiveBatchSteps: liveSteps}}
+		return []correlate.UnitSnapshot{{Unit: "u", Running: 40, OutputTokens: tokens, Ended: tokens / 100, LiveBatch: live, LiveBatchSteps: liveSteps}}
 	}
 	const s = uint64(1e9)
 	if r := w.Units(100*s, snap(5000, 0, 0)); len(r) != 1 || !math.IsNaN(r[0].TokensPerSec) && r[0].TokensPerSec != 0 || !math.IsNaN(r[0].Batch) {
@@ -22,7 +22,7 @@ func TestTopWindowLiveRates(t *testing.T) {
 	}
 	w.Units(101*s, snap(5300, 37, 12))
 	r := w.Units(102*s, snap(5800, 38, 12))
-	if len(r) != 1 || r[0].TokensPerSec != 400 || r[0].Batch != 38 || r[0].Running != 40 {
+	if len(r) != 1 || r[0].TokensPerSec != 400 || r[0].RPS != 4 || r[0].Batch != 38 || r[0].Running != 40 {
 		t.Fatalf("after 2 s: tokens/s %v (want 400) batch %v (want 38): %+v", r[0].TokensPerSec, r[0].Batch, r[0])
 	}
 	// A final step in the window: its batch size wins over the live count.
