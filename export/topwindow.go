@@ -158,8 +158,11 @@ func (w *TopWindow) Units(now uint64, snaps []correlate.UnitSnapshot) []TopUnit 
 		r := row(s.Unit)
 		r.Waiting, r.Running, r.Stalled = s.Waiting, s.Running, s.Stalled
 		r.LongestWait = time.Duration(s.LongestWaitNS)
-		if math.IsNaN(r.Batch) && s.LiveBatchSteps > 0 {
-			r.Batch = s.LiveBatch // no step is final yet: the live count
+		if s.LiveBatchSteps > 0 && s.LiveBatch > 0 {
+			// The last second's, as tokens are written: a step's final batch size comes
+			// only once every request in it has ended, seconds later. (Non-streamed
+			// requests show in the final sizes only: with none streamed, those stay.)
+			r.Batch = s.LiveBatch
 		}
 		if s.OutputTokens == 0 && s.Ended == 0 && len(w.tokens[s.Unit]) == 0 {
 			continue

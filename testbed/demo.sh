@@ -38,7 +38,7 @@ echo "== inferprobe top --pid $engine (for $top_for)"
 "$bin/inferprobe" top --pid "$engine" --duration "$top_for"
 echo
 echo "== inferprobe record --pid $engine --duration $record_for --out $out"
-"$bin/inferprobe" record --pid "$engine" --duration "$record_for" --out "$out" 2>"$out/record.log"
+"$bin/inferprobe" record --force --pid "$engine" --duration "$record_for" --out "$out" 2>"$out/record.log" # each run replaces the last
 wait "$load" || true
 load=""
 echo

@@ -43,7 +43,7 @@ far, when shorter):
   TTFT, TPOT       time to first token and per output token, P50 / P99
   WAIT             requests queued: arrived, no token yet (the queue depth)
   RUN              requests streaming tokens (those in flight at the attach included)
-  BATCH            requests that got a token per GPU step
+  BATCH            requests that got a token per GPU step, over the last second (the streamed ones; record and /metrics give the final sizes)
   gpu wait         the longest blocking wait on the GPU in flight now; stalled: past --correlate.stall-after
   host idle        the share of GPU time spent waiting on the CPU between steps
   procs, probes    the processes inferprobe traces, and the probes attached in them
