@@ -87,14 +87,17 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 func (m *Metrics) Request(r *correlate.Request) {
 	lv := m.labels.values(r.Unit)
 	m.requests.WithLabelValues(m.labels.values(r.Unit, oneOf(r.Class, requestClasses, correlate.ClassServerError), statusCode(r.Status))...).Inc()
-	if r.E2E != nil { // null for a request joined in flight
-		m.e2e.WithLabelValues(lv...).Observe(*r.E2E)
-	}
 	if r.OutputTokens != nil {
 		m.outTokens.WithLabelValues(lv...).Add(float64(*r.OutputTokens))
 	}
 	if r.PromptTokens != nil {
 		m.promptTokens.WithLabelValues(lv...).Add(float64(*r.PromptTokens))
+	}
+	if r.Partial {
+		return // in flight at the attach: counted, but part of no latency distribution
+	}
+	if r.E2E != nil {
+		m.e2e.WithLabelValues(lv...).Observe(*r.E2E)
 	}
 	if r.Stream && !r.Estimated {
 		if r.TTFT != nil {

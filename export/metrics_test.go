@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/inferprobe/inferprobe/correlate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -160,5 +162,25 @@ func TestBuildInfo(t *testing.T) {
 	}
 	if labels["version"] != "1.2.3" || !strings.HasPrefix(labels["goversion"], "go") || labels["revision"] == "" {
 		t.Fatalf("build info labels = %v", labels)
+	}
+}
+
+// A partial request (in flight at the attach) counts as a request and its tokens, and
+// enters no latency histogram, even with the figures it could measure.
+func TestMetricsPartialRequest(t *testing.T) {
+	m := NewMetrics(nil)
+	tokens, tpot, decode, status := 40, 0.02, 0.8, 200
+	m.Request(&correlate.Request{ID: "p", Unit: "u", Class: correlate.ClassOK, Status: &status, Stream: true, Partial: true,
+		OutputTokens: &tokens, TPOT: &tpot, Decode: &decode, ITL: []float64{0.02, 0.02}})
+	if got := testutil.ToFloat64(m.requests.WithLabelValues(m.labels.values("u", "ok", "200")...)); got != 1 {
+		t.Errorf("requests_total %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.outTokens.WithLabelValues(m.labels.values("u")...)); got != 40 {
+		t.Errorf("output_tokens_total %v, want 40", got)
+	}
+	for name, c := range map[string]prometheus.Collector{"ttft": m.ttft, "tpot": m.tpot, "itl": m.itl, "e2e": m.e2e, "phase": m.phase} {
+		if n := testutil.CollectAndCount(c); n != 0 {
+			t.Errorf("%s has %d series after a partial request", name, n)
+		}
 	}
 }

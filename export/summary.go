@@ -55,6 +55,17 @@ func (s *Summary) Request(r *correlate.Request) {
 	u := s.unit(r.Unit)
 	u.requests++
 	u.classes[r.Class]++
+	if r.OutputTokens != nil {
+		u.tokens += *r.OutputTokens
+	}
+	if u.firstNS == 0 || r.SinceNS() < u.firstNS {
+		u.firstNS = r.SinceNS()
+	}
+	u.lastNS = max(u.lastNS, r.EndNS)
+	if r.Partial {
+		u.partial++
+		return // in flight at the attach: counted, in no latency distribution
+	}
 	add(&u.ttft, r.TTFT)
 	add(&u.tpot, r.TPOT)
 	add(&u.queue, r.Queue)
@@ -63,16 +74,6 @@ func (s *Summary) Request(r *correlate.Request) {
 	if r.E2E != nil {
 		u.e2e = append(u.e2e, *r.E2E)
 	}
-	if r.Partial {
-		u.partial++
-	}
-	if r.OutputTokens != nil {
-		u.tokens += *r.OutputTokens
-	}
-	if u.firstNS == 0 || r.SinceNS() < u.firstNS {
-		u.firstNS = r.SinceNS()
-	}
-	u.lastNS = max(u.lastNS, r.EndNS)
 }
 
 // Step adds a finished step.

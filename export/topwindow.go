@@ -73,7 +73,7 @@ func orNaN(v *float64) float64 {
 // Request implements correlate.Sink. TTFT and TPOT count for streamed requests only.
 func (w *TopWindow) Request(r *correlate.Request) {
 	q := windowReq{end: r.EndNS, class: r.Class, ttft: math.NaN(), tpot: math.NaN()}
-	if r.Stream && !r.Estimated {
+	if r.Stream && !r.Estimated && !r.Partial {
 		q.ttft, q.tpot = orNaN(r.TTFT), orNaN(r.TPOT)
 	}
 	if r.OutputTokens != nil {
