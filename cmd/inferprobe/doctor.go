@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/inferprobe/inferprobe/tracer"
@@ -107,7 +108,7 @@ func doctorChecks(h doctorHost) []check {
 	}
 
 	if err := h.LoadBPF(); err != nil {
-		add("bpf", "missing", "the kernel refused a trivial BPF program (%v): run as root or with CAP_BPF, and check sysctl kernel.unprivileged_bpf_disabled and any seccomp profile", err)
+		add("bpf", "missing", "the kernel refused a trivial BPF program (%s): run as root or with CAP_BPF, and check sysctl kernel.unprivileged_bpf_disabled and any seccomp profile", operatorText(err))
 	} else {
 		add("bpf", "ok", "bpf(2) loads programs")
 	}
@@ -164,12 +165,15 @@ func privilegeCheck(h doctorHost, memlock bool) check {
 func libcudaCheck(h doctorHost) check {
 	procs, unreadable, err := h.LibcudaProcesses()
 	if err != nil {
-		return check{"libcuda", "note", fmt.Sprintf("processes unreadable (%v): run as root, with CAP_SYS_PTRACE", err)}
+		return check{"libcuda", "note", fmt.Sprintf("processes unreadable (%v): run sudo inferprobe doctor (reading other processes' maps needs root or CAP_SYS_PTRACE)", err)}
 	}
 	if len(procs) == 0 {
 		text := "no process maps libcuda now: the agent waits for one (or name it with --pid or --cgroup)"
-		if unreadable > 0 {
-			text += fmt.Sprintf("; %d processes could not be read (CAP_SYS_PTRACE, or another pid namespace)", unreadable)
+		switch {
+		case unreadable > 0 && h.EUID() != 0 && !canPtrace(h):
+			text = fmt.Sprintf("none found among the processes this user can read; %d others could not be read: run sudo inferprobe doctor to see them all", unreadable)
+		case unreadable > 0:
+			text += fmt.Sprintf("; %d processes could not be read (in a container: run with hostPID and CAP_SYS_PTRACE)", unreadable)
 		}
 		return check{"libcuda", "note", text}
 	}
@@ -230,4 +234,18 @@ func runDoctor(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "inferprobe can trace on this host.")
 	return nil
+}
+
+// libraryHint is advice cilium/ebpf adds for programmers ("consider rlimit.RemoveMemlock",
+// which inferprobe already calls); an operator can do nothing with it.
+var libraryHint = regexp.MustCompile(` \(MEMLOCK may be too low, consider rlimit\.RemoveMemlock\)`)
+
+// operatorText is err's text without advice meant for the programmer.
+func operatorText(err error) string { return libraryHint.ReplaceAllString(err.Error(), "") }
+
+// canPtrace reports whether the user holds CAP_SYS_PTRACE (bit 19): other users'
+// /proc/PID/maps are readable.
+func canPtrace(h doctorHost) bool {
+	caps, err := h.CapEff()
+	return err == nil && caps&(1<<19) != 0
 }

@@ -47,9 +47,11 @@ func (h realHost) CapEff() (uint64, error) {
 	return 0, fmt.Errorf("no CapEff in %s", path)
 }
 
+// Exists reports whether path is there; one this user may not look into (tracefs is
+// root's alone) is there too.
 func (realHost) Exists(path string) bool {
 	_, err := os.Stat(path)
-	return err == nil
+	return err == nil || errors.Is(err, os.ErrPermission)
 }
 
 // LoadBPF loads "r0 = 0; exit" as a socket filter and unloads it.

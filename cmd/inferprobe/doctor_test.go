@@ -129,11 +129,23 @@ func TestDoctorSysAdmin(t *testing.T) {
 	if l := statuses(doctorChecks(h))["libcuda"]; l.status != "note" || !strings.Contains(l.text, "3 processes could not be read") {
 		t.Errorf("libcuda: %+v", l)
 	}
+	// A plain user sees only its own processes: doctor says so, and how to see them all.
+	h.caps = 0
+	if l := statuses(doctorChecks(h))["libcuda"]; l.status != "note" || !strings.Contains(l.text, "3 others could not be read: run sudo inferprobe doctor") {
+		t.Errorf("libcuda as a plain user: %+v", l)
+	}
 }
 
 func TestDoctorExitStatus(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := dispatch([]string{"doctor", "--bogus"}, &out, &errOut); code != 2 {
 		t.Errorf("bad flag: exit %d", code)
+	}
+}
+
+func TestOperatorText(t *testing.T) {
+	err := errors.New("load program: operation not permitted (MEMLOCK may be too low, consider rlimit.RemoveMemlock)")
+	if got := operatorText(err); got != "load program: operation not permitted" {
+		t.Errorf("operatorText = %q", got)
 	}
 }
