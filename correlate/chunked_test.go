@@ -37,8 +37,9 @@ func (s *stream) streamed(conn uint64, id string, arrival uint64, writes ...uint
 	}
 }
 
-// run feeds the stream (sorted by time) to a new correlator and returns what it made.
-func (s *stream) run(t *testing.T, opt Options) *collect {
+// run feeds the stream (sorted by time) to a new correlator, closes it and returns it
+// with what it made.
+func (s *stream) run(t *testing.T, opt Options) (*Correlator, *collect) {
 	t.Helper()
 	sortEvents(s.evs)
 	var out collect
@@ -50,7 +51,7 @@ func (s *stream) run(t *testing.T, opt Options) *collect {
 		c.Feed(e)
 	}
 	c.Close()
-	return &out
+	return c, &out
 }
 
 func sortEvents(evs []event.Event) {
@@ -103,7 +104,7 @@ func TestChunkedFCFS(t *testing.T) {
 	// G arrives while S5 runs, with nothing ahead of it: the engine takes it after S5.
 	s.streamed(7, "g", 58*ms, after(6))
 
-	out := s.run(t, Options{ChunkedPrefill: true})
+	_, out := s.run(t, Options{ChunkedPrefill: true})
 	got := byID(out.reqs)
 	for _, w := range []struct {
 		id             string
@@ -137,7 +138,7 @@ func TestChunkedFCFS(t *testing.T) {
 	}
 
 	// Without chunked prefill, the prefill is the step of the first token.
-	out = s.run(t, Options{})
+	_, out = s.run(t, Options{})
 	if c := byID(out.reqs)["c"]; c.Queue == nil || abs(*c.Queue*1e3-(35-6)) > 1e-6 {
 		t.Errorf("c without chunked prefill: queue %v ms, want 29", msOf(c.Queue))
 	}
@@ -161,14 +162,14 @@ func TestChunkedBudget(t *testing.T) {
 		budget int
 		queue  float64
 	}{{0, 13 - 5}, {64, 35 - 5}} {
-		out := s.run(t, Options{ChunkedPrefill: true, MaxNumBatchedTokens: tc.budget})
+		_, out := s.run(t, Options{ChunkedPrefill: true, MaxNumBatchedTokens: tc.budget})
 		b := byID(out.reqs)["b"]
 		if b == nil || b.Queue == nil || abs(*b.Queue*1e3-tc.queue) > 1e-6 {
 			t.Errorf("budget %d: b queue %v ms, want %.0f", tc.budget, msOf(b.Queue), tc.queue)
 		}
 	}
 	// A sequence limit of 1: B cannot start while A runs in every step up to S5.
-	out := s.run(t, Options{ChunkedPrefill: true, MaxNumSeqs: 1})
+	_, out := s.run(t, Options{ChunkedPrefill: true, MaxNumSeqs: 1})
 	if b := byID(out.reqs)["b"]; b.Queue == nil || abs(*b.Queue*1e3-(35-5)) > 1e-6 {
 		t.Errorf("max seqs 1: b queue %v ms, want 30", msOf(b.Queue))
 	}
@@ -215,7 +216,7 @@ func TestTokenStepsLagAndAbort(t *testing.T) {
 	// decoding): one step, counted once, and S0 keeps C's first token.
 	s.streamed(3, "c", 1*ms+700, after(0), after(1), after(1)+50_000, after(2))
 
-	out := s.run(t, Options{})
+	_, out := s.run(t, Options{})
 	want := []int{3, 3, 3, 1, 1}
 	if len(out.steps) != len(want) {
 		t.Fatalf("got %d steps", len(out.steps))

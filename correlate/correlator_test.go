@@ -90,15 +90,7 @@ func TestCorrelatorAttribution(t *testing.T) {
 	errBody := `{"object":"error","message":"This model's maximum context length is 2048 tokens.","code":400}`
 	s.sock(46*ms+2000, 3, event.OpWrite, fmt.Sprintf("HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n%s", len(errBody), errBody))
 
-	var out collect
-	c, err := New(Options{}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range s.evs {
-		c.Feed(e)
-	}
-	c.Close()
+	_, out := s.run(t, Options{})
 
 	if len(out.reqs) != 3 {
 		t.Fatalf("got %d requests, want 3: %+v", len(out.reqs), out.reqs)

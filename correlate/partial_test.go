@@ -102,15 +102,7 @@ func TestCorrelatorServerKilled(t *testing.T) {
 	s.sock(2*ms, 1, event.OpRead, streamReq)
 	s.sock(3*ms, 1, event.OpWrite, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+sse("cmpl-k", "a"))
 	s.evs = append(s.evs, &event.Proc{Header: event.Header{TS: 4 * ms, PID: 10, TID: 12}, Op: event.ProcExit, Code: 9})
-	var out collect
-	c, err := New(Options{}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range s.evs {
-		c.Feed(e)
-	}
-	c.Close()
+	c, out := s.run(t, Options{})
 	if len(out.reqs) != 1 || out.reqs[0].Class != ClassServerClosed || out.reqs[0].EndNS != 4*ms || valueOr(out.reqs[0].OutputTokens, 0) != 1 {
 		t.Fatalf("records %+v", out.reqs)
 	}
@@ -144,15 +136,7 @@ func TestCorrelatorPartialQueued(t *testing.T) {
 		writes = append(writes, w)
 	}
 	s.sock(41*ms, 5, event.OpWrite, chunk("data: [DONE]\n\n")+"0\r\n\r\n")
-	var out collect
-	c, err := New(Options{}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range s.evs {
-		c.Feed(e)
-	}
-	c.Close()
+	_, out := s.run(t, Options{})
 	if len(out.reqs) != 1 || len(out.steps) != 4 {
 		t.Fatalf("%d requests, %d steps", len(out.reqs), len(out.steps))
 	}
