@@ -13,17 +13,18 @@ const (
 
 // conn is the state of one connection.
 type conn struct {
-	id    uint64
-	st    connState
-	side  Side
-	hint  Side // from accept (server) or connect (client)
-	fam   event.Family
-	lport uint16
-	rport uint16
-	last  uint64
-	pid   uint32 // the process of the latest fragment
-	proto Proto  // what an ignored connection carried
-	held  []frag // first fragments too short to decide on
+	id     uint64
+	st     connState
+	side   Side
+	hint   Side // from accept (server) or connect (client)
+	fam    event.Family
+	lport  uint16
+	rport  uint16
+	last   uint64
+	pid    uint32 // the process of the latest fragment
+	proto  Proto  // what an ignored connection carried
+	probes int    // fragments seen while waiting for a message boundary
+	held   []frag // first fragments too short to decide on
 	// lineStart is the fragment that brought the first byte of a request line that is
 	// not complete yet (its Fragment part is not kept).
 	lineStart frag

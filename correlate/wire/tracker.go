@@ -236,6 +236,7 @@ func (t *Tracker) detect(c *conn, fr frag) {
 			c.st = cProbing
 			t.stats.Joined++
 		}
+		c.probes++
 		if fr.op == event.OpWrite {
 			if chunked, ok := sseBodyStart(fr.f.Head); ok {
 				t.joinResponse(c, fr, chunked)
@@ -309,6 +310,10 @@ func (t *Tracker) retire(c *conn) {
 	}
 }
 
+// binaryAfter is how many fragments of a connection met mid-message show no message
+// start before EachConn calls it binary rather than unsynced (it keeps waiting).
+const binaryAfter = 32
+
 // Connection states as EachConn names them.
 const (
 	ConnHTTP     = "http"     // parsed as HTTP/1.x
@@ -324,8 +329,10 @@ func (t *Tracker) EachConn(fn func(pid uint32, state string)) {
 		switch {
 		case c.st == cHTTP:
 			fn(c.pid, ConnHTTP)
-		case c.st == cProbing:
+		case c.st == cProbing && c.probes < binaryAfter:
 			fn(c.pid, ConnUnsynced)
+		case c.st == cProbing:
+			fn(c.pid, ProtoBinary.String()) // still waiting, but nothing in it looks like HTTP
 		case c.st == cIgnored && c.proto != ProtoUnknown:
 			fn(c.pid, c.proto.String())
 		}

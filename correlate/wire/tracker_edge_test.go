@@ -279,3 +279,31 @@ func TestTrackerJoinBeforeHead(t *testing.T) {
 		t.Errorf("next: %+v", *x)
 	}
 }
+
+// EachConn: a connection met mid-message is unsynced until binaryAfter fragments have
+// shown no message start, then binary; it still joins HTTP when a request line comes.
+func TestTrackerEachConnStates(t *testing.T) {
+	tr := NewTracker(Config{})
+	states := func() map[string]int {
+		m := map[string]int{}
+		tr.EachConn(func(_ uint32, st string) { m[st]++ })
+		return m
+	}
+	feed := func(op event.SockOp, data string) {
+		tr.Feed(&event.Sock{Header: event.Header{TS: 1, PID: pidServer}, Op: op, Conn: 9, Ret: int64(len(data)), Data: []byte(data)})
+	}
+	feed(event.OpRead, "\x00\x01binary frame")
+	if st := states(); st[ConnUnsynced] != 1 {
+		t.Fatalf("after one fragment: %v", st)
+	}
+	for range binaryAfter {
+		feed(event.OpWrite, "\x02\x03more")
+	}
+	if st := states(); st["binary"] != 1 || st[ConnUnsynced] != 0 {
+		t.Fatalf("after %d fragments: %v", binaryAfter+1, st)
+	}
+	feed(event.OpRead, chatReq(false, 3))
+	if st := states(); st[ConnHTTP] != 1 {
+		t.Fatalf("after a request line: %v", st)
+	}
+}
