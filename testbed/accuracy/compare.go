@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/inferprobe/inferprobe/correlate"
+	"github.com/inferprobe/inferprobe/testbed/load"
 	"github.com/inferprobe/inferprobe/testbed/truth"
 )
 
@@ -48,6 +49,8 @@ type Report struct {
 	AttachNS          uint64
 	InFlight, Partial int
 	PartialWrong      []string
+	// Client is the TTFT against the client's clock, when its records were given.
+	Client *ClientTTFT
 }
 
 // LiveJoin is how long after an attach every new request must be recorded whole, and
@@ -378,6 +381,10 @@ func (r *Report) Table(w io.Writer, title string) {
 		fmt.Fprintf(w, "attached mid-load: %d partial records, %d requests in flight at the attach; requests from %.0f s after it, steps from %.0f s\n",
 			r.Partial, r.InFlight, LiveJoin/1e9, LiveSteps/1e9)
 	}
+	if c := r.Client; c != nil && len(c.Errs) > 0 {
+		fmt.Fprintf(w, "ttft against the client's clock: n %d, |err| P50 %.3f P95 %.3f P99 %.3f ms, %.1f%% within %.0f ms\n",
+			len(c.Errs), q(c.Errs, .5)*1e3, q(c.Errs, .95)*1e3, q(c.Errs, .99)*1e3, 100*float64(c.Within)/float64(len(c.Errs)), ClientTTFTBar*1e3)
+	}
 	if r.TruthSteps > 0 {
 		fmt.Fprintf(w, "steps: %d in truth, %d matched, batch size equal for %d (%.1f%%)\n", r.TruthSteps, r.StepsMatched, r.BatchEqual, 100*float64(r.BatchEqual)/float64(r.TruthSteps))
 	}
@@ -403,4 +410,35 @@ func deref[T any](p *T) any {
 		return nil
 	}
 	return *p
+}
+
+// ClientTTFT is the gap between the records' TTFT and the client's (the load generator's
+// send to its receipt of the first token), for the streamed requests both have.
+type ClientTTFT struct {
+	Errs   []float64 // |record - client|, seconds
+	Within int       // of them, within ClientTTFTBar
+}
+
+// ClientTTFTBar is the tolerance the bar gives a record's TTFT against the client's.
+const ClientTTFTBar = 0.001
+
+// CompareClient compares the records' TTFT with the client's records (client.jsonl).
+func CompareClient(reqs []correlate.Request, clients []load.Record) ClientTTFT {
+	byID := map[string]*correlate.Request{}
+	for i := range reqs {
+		byID[reqs[i].ID] = &reqs[i]
+	}
+	var out ClientTTFT
+	for _, c := range clients {
+		r := byID[c.ID]
+		if c.ID == "" || !c.Stream || c.FirstTokenNS == 0 || r == nil || r.TTFT == nil || r.Partial {
+			continue
+		}
+		e := math.Abs(*r.TTFT - sec(c.FirstTokenNS-c.SendNS))
+		out.Errs = append(out.Errs, e)
+		if e <= ClientTTFTBar {
+			out.Within++
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/inferprobe/inferprobe/export"
 	"github.com/inferprobe/inferprobe/testbed/fakecuda"
+	"github.com/inferprobe/inferprobe/testbed/load"
 	"github.com/inferprobe/inferprobe/tracer/event"
 )
 
@@ -211,6 +213,10 @@ func RunMode(t *testing.T, m Mode, n int) *Report {
 	var r *Report
 	if m.AttachAfter > 0 {
 		r, err = CompareLiveWithTruth(truthPath, reqs, steps, firstSockNS(t, filepath.Join(recDir, export.EventsFile)))
+		if err == nil {
+			c := CompareClient(reqs, readClient(t, filepath.Join(dir, ClientFile)))
+			r.Client = &c
+		}
 	} else {
 		r, err = CompareWithTruth(truthPath, reqs, steps)
 	}
@@ -303,4 +309,23 @@ func TestAccuracy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readClient reads the load generator's records.
+func readClient(t *testing.T, path string) []load.Record {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []load.Record
+	dec := json.NewDecoder(f)
+	for dec.More() {
+		var r load.Record
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, r)
+	}
+	return out
 }
