@@ -2,7 +2,9 @@
 # that attach probes: test, demo, bench, accuracy.
 GO      ?= go
 BIN     := bin
-CLANG   ?= clang
+# The pinned BPF compiler (tracer/gen.go): its version is checked before generating.
+CLANG         ?= clang-14
+CLANG_VERSION := 14.0.6
 export PATH := /usr/local/go/bin:$(PATH)
 # go-nvml's C header is noisy about deprecated NVML calls it wraps.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
@@ -23,8 +25,10 @@ testbed: fakecuda
 fakecuda:
 	$(MAKE) -C testbed/fakecuda OUT=$(CURDIR)/$(BIN)
 
-# Rebuild the committed bpf2go output from bpf/*.c (needs clang and llvm-strip).
+# Rebuild the committed bpf2go output from bpf/*.c with the pinned clang-14.
 generate:
+	@$(CLANG) --version 2>/dev/null | grep -q "clang version $(CLANG_VERSION)" || \
+		{ echo "make generate needs $(CLANG) $(CLANG_VERSION) (Debian 12's clang-14; ./.ci/deps installs it): found $$($(CLANG) --version 2>/dev/null | head -n 1)" >&2; exit 1; }
 	$(GO) generate ./tracer/...
 
 # Fails when the committed BPF objects differ from what the C sources compile to.
