@@ -67,24 +67,23 @@ clean:
 
 include deploy/validate.mk
 
-# The real-GPU validation kit (testbed/gpu, docs/gpu-validation.md). The GPU machine has no
-# Go: this builds here what it runs (bin/inferprobe, bin/gpucheck) and prints the one
-# device-tool call that runs testbed/gpu/check.sh there, and what to read back.
+# The real-GPU validation kit (testbed/gpu, docs/gpu-validation.md). A GPU machine may
+# have no Go: this builds what the kit runs there (bin/inferprobe, bin/gpucheck) and says
+# how to run it and what to read back.
 .PHONY: gpu-check
 gpu-check: build
 	$(GO) build -ldflags "-s -w -X main.commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" -o $(BIN)/gpucheck ./testbed/gpu/gpucheck
 	bash -n testbed/gpu/check.sh
 	@$(BIN)/gpucheck version
-	@du -ch $(BIN)/inferprobe $(BIN)/gpucheck | tail -n 1 | sed 's/total$$/carried (the working tree travels too; 64 MiB in all)/'
+	@du -ch $(BIN)/inferprobe $(BIN)/gpucheck | tail -n 1 | sed 's/total$$/for the GPU machine/'
 	@echo
-	@echo 'Device-tool call (4 to 5 minutes of the script, 1-2 more to start the machine; name the'
-	@echo 'H100 kind: it runs Firecracker with a 6.18 kernel, where eBPF works; a gVisor machine cannot):'
+	@echo 'On a GPU machine (root, a kernel with eBPF, uprobes and tracefs; NVIDIA driver; python3'
+	@echo 'with torch), from a copy of this tree with bin/inferprobe and bin/gpucheck in it:'
 	@echo
-	@echo '  run(kind="nvidia-h100-x1", timeout_s=480, carry=["bin/inferprobe", "bin/gpucheck"],'
-	@echo '      command="bash testbed/gpu/check.sh")'
+	@echo '  sudo bash testbed/gpu/check.sh OUT     # 4 to 5 minutes'
 	@echo
-	@echo 'Then call give_back unless you rerun at once. Read back, under the reply'"'"'s files_at:'
-	@echo '  summary.txt            every figure (the reply'"'"'s output_tail ends with the headline)'
+	@echo 'Then read, under OUT:'
+	@echo '  summary.txt            every figure'
 	@echo '  check.log              the whole log'
 	@echo '  artifacts.tar.gz       truth, records (no raw events), census, load summaries, logs'
 	@echo '  events1-head.jsonl.gz  the first 200000 raw events of each recording'

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# inferprobe's real-GPU validation (issue 7, docs/gpu-validation.md): the one prepared
-# script the device tool runs on the GPU machine, from the repository root, with bin/inferprobe
-# and bin/gpucheck carried (make gpu-check builds them and prints the call). Four to five
+# inferprobe's real-GPU validation (docs/gpu-validation.md): one script run as root on a GPU
+# machine, from the repository root, with bin/inferprobe and bin/gpucheck in the tree (make
+# gpu-check builds them, so the GPU machine needs no Go). Four to five
 # minutes. It never stops at a failed phase: each phase says what failed and the rest run.
 #
-#   testbed/gpu/check.sh [OUT]        OUT defaults to $OUT (the device tool's), else out/gpu-check
+#   testbed/gpu/check.sh [OUT]        OUT defaults to $OUT when set, else out/gpu-check
 #
 # Phases: versions; inferprobe doctor; the kernels one prefill and one decode step run
 # (torch.profiler, its own process); server 1 (eager decode) under a closed-loop load
@@ -14,8 +14,8 @@
 # closed-loop load again (B); inferprobe agent's NVML figures against nvidia-smi; server 2
 # (CUDA-graph decode, steps ending in cuEventSynchronize) started under record, so its
 # kernel-name lookups and graph captures are seen; then the
-# accuracy tables, call counts and census. What comes
-# back (the device tool returns at most 8 files): summary.txt (every figure), check.log,
+# accuracy tables, call counts and census. What it leaves in OUT (a handful of files, so
+# they are easy to copy off the machine): summary.txt (every figure), check.log,
 # artifacts.tar.gz (truth, records without raw events, census, load summaries, logs),
 # events1-head.jsonl.gz and events2-head.jsonl.gz (the first raw events of each recording).
 #

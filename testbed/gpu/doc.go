@@ -1,5 +1,5 @@
-// Package gpu is inferprobe's real-GPU validation kit (issue 7; the procedure and the
-// table of results are docs/gpu-validation.md). Nothing here runs in the product.
+// Package gpu is inferprobe's real-GPU validation kit (the procedure and the table of
+// results are docs/gpu-validation.md). Nothing here runs in the product.
 //
 //   - server.py (its API in api.py): a streaming OpenAI-style completions server on
 //     aiohttp over a small random-weight transformer (model.py: Llama-shaped, plain
@@ -8,7 +8,7 @@
 //     lines (request and step) in CLOCK_MONOTONIC. --count-kernels (profile_steps.py)
 //     prints what one prefill and one decode step run, as torch.profiler sees it.
 //   - load.py: an asyncio load generator (rate or closed loop, length ranges, stream share).
-//   - check.sh: the one prepared script the device tool runs on the GPU machine.
+//   - check.sh: the one script that runs it all on a GPU machine, as root.
 //   - gpucheck/: the Go tool check.sh calls to turn what the run left into figures
 //     (accuracy against the truth via testbed/accuracy, CUDA call counts, the libcuda
 //     symbol census through tracefs, NVML against nvidia-smi, the throughput cost).
