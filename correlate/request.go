@@ -76,15 +76,7 @@ func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 		first = x.ContentWrites[0]
 		ks := tokenSteps(u, x.ContentWrites)
 		prefill = ks[0]
-		for i, k := range ks {
-			if k < 0 || i > 0 && k == ks[i-1] {
-				continue
-			}
-			u.steps[k].batch++
-			if k != prefill {
-				u.steps[k].decodes++
-			}
-		}
+		addTokens(u, ks, prefill)
 		if r.Class == ClassAborted {
 			// The engine kept generating for it until the abort reached it: it was in
 			// every step after its last token that started before the client left.
@@ -93,12 +85,7 @@ func (c *Correlator) request(u *unitState, x *wire.Exchange) *Request {
 				u.steps[j].decodes++
 			}
 		}
-		if len(x.ContentWrites) > 1 {
-			r.ITL = make([]float64, 0, len(x.ContentWrites)-1)
-			for i := 1; i < len(x.ContentWrites); i++ {
-				r.ITL = append(r.ITL, seconds(x.ContentWrites[i]-x.ContentWrites[i-1]))
-			}
-		}
+		r.ITL = gaps(x.ContentWrites)
 	default:
 		prefill = firstStep(u, x, n)
 		if prefill < 0 {
@@ -225,15 +212,11 @@ func (c *Correlator) partialRequest(u *unitState, x *wire.Exchange, r *Request) 
 	// arrival stays null.
 	fromHead := x.HeadNS != 0 && x.HeadNS == x.JoinedNS
 	ks := tokenSteps(u, x.ContentWrites)
-	for i, k := range ks {
-		if k < 0 || i > 0 && k == ks[i-1] {
-			continue
-		}
-		u.steps[k].batch++
-		if !fromHead || i > 0 {
-			u.steps[k].decodes++
-		}
+	prefill := -1 // joined mid-stream: every token seen is a decode token
+	if fromHead {
+		prefill = ks[0]
 	}
+	addTokens(u, ks, prefill)
 	if fromHead {
 		first := x.ContentWrites[0]
 		r.FirstTokenNS = ptr(first)
@@ -247,11 +230,33 @@ func (c *Correlator) partialRequest(u *unitState, x *wire.Exchange, r *Request) 
 			r.PrefillStep = ptr(u.steps[ks[0]].s.ID)
 		}
 	}
-	if len(x.ContentWrites) > 1 {
-		r.ITL = make([]float64, 0, len(x.ContentWrites)-1)
-		for i := 1; i < len(x.ContentWrites); i++ {
-			r.ITL = append(r.ITL, seconds(x.ContentWrites[i]-x.ContentWrites[i-1]))
+	r.ITL = gaps(x.ContentWrites)
+	return r
+}
+
+// addTokens adds a request's tokens to the batch sizes of the steps they came from (ks,
+// from tokenSteps: one step counts once however many writes follow it); those from
+// steps other than prefill are decode tokens.
+func addTokens(u *unitState, ks []int, prefill int) {
+	for i, k := range ks {
+		if k < 0 || i > 0 && k == ks[i-1] {
+			continue
+		}
+		u.steps[k].batch++
+		if k != prefill {
+			u.steps[k].decodes++
 		}
 	}
-	return r
+}
+
+// gaps is every gap between consecutive writes, seconds (nil for fewer than two).
+func gaps(writes []uint64) []float64 {
+	if len(writes) < 2 {
+		return nil
+	}
+	out := make([]float64, 0, len(writes)-1)
+	for i := 1; i < len(writes); i++ {
+		out = append(out, seconds(writes[i]-writes[i-1]))
+	}
+	return out
 }
