@@ -17,14 +17,14 @@ type TopWindow struct {
 	window uint64
 	start  uint64 // stream time of the first View
 	units  map[string]*windowUnit
-	// tokens are, per unit, the snapshots' streamed-token and ended-request counts at each
+	// live are, per unit, the snapshots' streamed-token and ended-request counts at each
 	// View within the window (and the last one before it): tokens/s as they are written
 	// and requests/s as they end, not as records settle, so the rates are right from the
 	// first seconds after an attach.
-	tokens map[string][]tokenSample
+	live map[string][]liveSample
 }
 
-type tokenSample struct{ ts, tokens, ended uint64 }
+type liveSample struct{ ts, tokens, ended uint64 }
 
 type windowUnit struct {
 	reqs  []windowReq
@@ -51,7 +51,7 @@ type windowErr struct {
 
 // NewTopWindow returns a window of the given length (stream time).
 func NewTopWindow(window time.Duration) *TopWindow {
-	return &TopWindow{window: uint64(window), units: map[string]*windowUnit{}, tokens: map[string][]tokenSample{}}
+	return &TopWindow{window: uint64(window), units: map[string]*windowUnit{}, live: map[string][]liveSample{}}
 }
 
 func (w *TopWindow) unit(name string) *windowUnit {
@@ -164,32 +164,32 @@ func (w *TopWindow) Units(now uint64, snaps []correlate.UnitSnapshot) []TopUnit 
 			// requests show in the final sizes only: with none streamed, those stay.)
 			r.Batch = s.LiveBatch
 		}
-		if s.OutputTokens == 0 && s.Ended == 0 && len(w.tokens[s.Unit]) == 0 {
+		if s.OutputTokens == 0 && s.Ended == 0 && len(w.live[s.Unit]) == 0 {
 			continue
 		}
-		ts := w.tokens[s.Unit]
+		ts := w.live[s.Unit]
 		if n := len(ts); n > 0 && (s.OutputTokens < ts[n-1].tokens || s.Ended < ts[n-1].ended) {
 			ts = ts[:0] // the counts started again (a new correlator): so do the rates
 		}
-		ts = append(ts, tokenSample{now, s.OutputTokens, s.Ended})
+		ts = append(ts, liveSample{now, s.OutputTokens, s.Ended})
 		for len(ts) > 2 && ts[1].ts <= from {
 			ts = ts[1:]
 		}
-		w.tokens[s.Unit] = ts
+		w.live[s.Unit] = ts
 		if d := ts[len(ts)-1].ts - ts[0].ts; d > 0 {
 			a, b := ts[0], ts[len(ts)-1]
 			r.TokensPerSec = float64(b.tokens-a.tokens) / (float64(d) / 1e9)
 			r.RPS = float64(b.ended-a.ended) / (float64(d) / 1e9)
 		}
 	}
-	for name := range w.tokens {
+	for name := range w.live {
 		if byName[name] == nil {
-			delete(w.tokens, name)
+			delete(w.live, name)
 		}
 	}
 	out := make([]TopUnit, 0, len(byName))
 	for name, r := range byName {
-		if span > 0 && r.Requests == 0 && len(w.tokens[name]) < 2 {
+		if span > 0 && r.Requests == 0 && len(w.live[name]) < 2 {
 			r.RPS, r.TokensPerSec = 0, 0
 		}
 		out = append(out, *r)
