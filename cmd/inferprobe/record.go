@@ -128,14 +128,14 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	gpuDone := recordGPU(ctx, &gf, *out, log)
 	log.Info("recording", "out", *out, "duration", *duration)
-	// Every record file is flushed at least once a second, so a recorder that is killed
-	// loses at most the last second.
-	var flushed time.Time
-	flush := func() {
-		if time.Since(flushed) < time.Second {
+	// Once a second: every record file is flushed, so a recorder that is killed loses at
+	// most the last second, and the recording ends when every --pid target is gone.
+	var last time.Time
+	everySecond := func() {
+		if time.Since(last) < time.Second {
 			return
 		}
-		flushed = time.Now()
+		last = time.Now()
 		if targetsGone(cf.procfs, cf.pids) {
 			log.Info("every --pid target is gone: the recording ends")
 			stop()
@@ -147,7 +147,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	runErr := pipe(ctx, t, corr, tap, flush)
+	runErr := pipe(ctx, t, corr, tap, everySecond)
 	endNS, endWall := monotonicNS(), time.Now()
 	corr.Advance(endNS)
 	snaps := corr.Snapshot(endNS)
